@@ -1,0 +1,1 @@
+"""Data sets and the code that fetches and verifies their files."""

@@ -1,0 +1,52 @@
+"""User-facing errors: each says what was wrong and what to change.
+
+The command-line entry points turn any :class:`GanLabError` into one line on stderr and exit
+code 2, so a typo never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+EXIT_USAGE = 2
+
+T = TypeVar("T")
+
+
+class GanLabError(Exception):
+    """Base class for errors caused by the user's input, not by a bug."""
+
+
+class ConfigError(GanLabError):
+    """A configuration value is invalid (unknown key, out of range, impossible on this machine)."""
+
+
+class DataFileError(GanLabError):
+    """A data file is missing, truncated or does not match its pinned checksum."""
+
+
+class CheckpointError(GanLabError):
+    """A checkpoint is missing, unreadable, or was not written by this project."""
+
+
+def report_and_exit(error: BaseException) -> None:
+    """Print ``error`` as a single line on stderr and exit with :data:`EXIT_USAGE`."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def one_line_errors(func: Callable[..., T]) -> Callable[..., T]:
+    """Decorate a CLI entry point so that :class:`GanLabError` becomes one line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GanLabError as error:
+            report_and_exit(error)
+
+    return wrapper
