@@ -1,0 +1,50 @@
+"""Reading this project's checkpoints safely (``weights_only=True``) and with clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganlab.errors import CheckpointError
+from ganlab.networks import build_network
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load on the CPU with ``weights_only=True``; raise CheckpointError if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a damaged file can fail anywhere inside the unpickler
+        detail = f"{type(error).__name__}: {str(error).split('. ')[0][:160]}"
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({detail})") from error
+    if (
+        not isinstance(checkpoint, dict)
+        or "ganlab" not in checkpoint
+        or "state_dict" not in checkpoint
+    ):
+        raise CheckpointError(f"{path} is not a ganlab GAN checkpoint (no 'ganlab' section)")
+    return checkpoint
+
+
+def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the generator of a checkpoint, in eval mode on the CPU, and return its metadata."""
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint["ganlab"]
+    generator = build_network(meta["generator"])
+    prefix = "generator."
+    state = {
+        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
+    }
+    try:
+        generator.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"generator weights in {path} do not fit its network: {error}"
+        ) from error
+    return generator.eval(), meta

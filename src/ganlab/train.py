@@ -1,0 +1,120 @@
+"""Training entry point: compose the config, build every part from it, fit, test.
+
+ganlab-train experiment=train_mnist_gan trainer.max_epochs=5
+python run.py experiment=train_mnist_gan.yaml trainer.gpus=0
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.errors import InstantiationException
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.checkpoints import load_checkpoint
+from ganlab.errors import ConfigError, GanLabError, one_line_errors, report_and_exit
+from ganlab.utils.atomic import atomic_path
+from ganlab.utils.config import check_overrides, normalise_argv, print_config_tree
+from ganlab.utils.trainer import build_trainer
+
+log = logging.getLogger(__name__)
+CONFIG_DIR = str(Path(__file__).parent / "configs")
+
+
+def instantiate(cfg: Any, what: str) -> Any:
+    """Hydra's instantiate, with errors from the target reported against the config group."""
+    try:
+        # _convert_=all: plain lists/dicts, so no OmegaConf object reaches a checkpoint.
+        return hydra.utils.instantiate(cfg, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, GanLabError):
+            raise cause from None
+        raise ConfigError(f"cannot build {what}: {' '.join(str(error).split())}") from error
+
+
+def instantiate_group(cfg: DictConfig | None, what: str) -> list[Any]:
+    """Instantiate each entry with a ``_target_`` in a group such as ``callbacks``."""
+    if not cfg:
+        return []
+    return [
+        instantiate(entry, f"{what}.{name}")
+        for name, entry in cfg.items()
+        if isinstance(entry, DictConfig) and "_target_" in entry
+    ]
+
+
+def _best_or_last(callbacks: list[Callback]) -> str | None:
+    for callback in callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            return callback.best_model_path or callback.last_model_path or None
+    return None
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (and test) the configured model; return the final metrics as plain floats."""
+    if cfg.get("extras", {}).get("print_config"):
+        print_config_tree(cfg)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path:
+        load_checkpoint(ckpt_path)  # fails early, in one line, if missing or corrupt
+
+    datamodule: L.LightningDataModule = instantiate(cfg.datamodule, "datamodule")
+    model: L.LightningModule = instantiate(cfg.model, "model")
+    callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"), "callbacks")
+    loggers: list[Logger] = instantiate_group(cfg.get("logger"), "logger")
+    trainer = build_trainer(
+        cfg.trainer,
+        callbacks=callbacks,
+        loggers=loggers or False,
+        optimizer_steps_per_batch=getattr(model, "optimizer_steps_per_batch", 1),
+    )
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.get("test", False):
+        best = _best_or_last(callbacks)
+        if best and not trainer.fast_dev_run:
+            log.info("Testing checkpoint %s", best)
+            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+        else:
+            trainer.test(model, datamodule=datamodule)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    summary = {"metrics": metrics, "best_checkpoint": _best_or_last(callbacks)}
+    output_dir = Path(cfg.paths.output_dir)
+    if trainer.is_global_zero and output_dir.is_dir():
+        with atomic_path(output_dir / "summary.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def _hydra_main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except GanLabError as error:
+        report_and_exit(error)
+
+
+@one_line_errors
+def main() -> None:
+    """Console script: accepts the assignment's ``experiment=name.yaml`` spelling too."""
+    overrides = normalise_argv()[1:]
+    check_overrides(CONFIG_DIR, "train", overrides)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Config helpers for the entry points."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import rich
+import rich.syntax
+import rich.tree
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.errors import ConfigError
+
+GROUPS_FIRST = ("datamodule", "model", "callbacks", "logger", "trainer", "paths", "extras")
+
+# `experiment=train_mnist_gan.yaml` (the assignment's spelling): Hydra wants a config name.
+_GROUP_OVERRIDE_WITH_SUFFIX = re.compile(r"^([+~]{0,2}[\w/.-]+=)([\w/.-]+)\.ya?ml$")
+
+
+def normalise_argv(argv: list[str] | None = None) -> list[str]:
+    """Strip a ``.yaml`` suffix from config-group overrides, in place in ``sys.argv``."""
+    args = sys.argv if argv is None else argv
+    args[1:] = [_GROUP_OVERRIDE_WITH_SUFFIX.sub(r"\1\2", arg) for arg in args[1:]]
+    return args
+
+
+def describe_hydra_error(error: BaseException) -> str:
+    """Hydra's multi-line composition errors as one line, without the search-path dump."""
+    lines: list[str] = []
+    for part in (error, error.__cause__):
+        if part is None:
+            continue
+        for line in str(part).splitlines():
+            line = line.strip()
+            if line.startswith("Config search path"):
+                break
+            if line and not line.startswith(("See https://", "full_key:", "object_type=")):
+                lines.append(line.rstrip(":."))
+    return "; ".join(lines) or type(error).__name__
+
+
+def check_overrides(config_dir: str, config_name: str, overrides: list[str]) -> None:
+    """Compose the config once so that a wrong key or group name fails in one line.
+
+    Skipped when Hydra flags (``--multirun``, ``--cfg`` ...) are present: sweeps use override
+    syntax that only Hydra's own runner understands.
+    """
+    if any(arg.startswith("-") for arg in overrides):
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir, version_base="1.3"):
+            compose(config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ConfigError(describe_hydra_error(error)) from error
+
+
+def print_config_tree(cfg: DictConfig) -> None:
+    """Show the composed config as a tree, one branch per group."""
+    tree = rich.tree.Tree("config", guide_style="dim")
+    keys = [k for k in GROUPS_FIRST if k in cfg] + [k for k in cfg if k not in GROUPS_FIRST]
+    for key in keys:
+        branch = tree.add(str(key), style="bold")
+        value = cfg[key]
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
+        branch.add(rich.syntax.Syntax(text, "yaml"))
+    rich.print(tree)

@@ -1,0 +1,88 @@
+"""Build a Lightning Trainer from the ``trainer`` config, translating the assignment's options.
+
+* ``gpus`` (Lightning 1.x) becomes ``accelerator``/``devices``; asking for GPUs that this
+  machine does not have is a :class:`ConfigError`, not a CUDA traceback.
+* ``max_steps`` counts training batches. Lightning's ``global_step`` counts optimiser steps, and a
+  GAN batch makes one per optimiser, so the value is scaled before it reaches the Trainer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.errors import ConfigError
+
+
+def translate_gpus(options: dict[str, Any]) -> dict[str, Any]:
+    """Replace the legacy ``gpus`` option by ``accelerator`` and ``devices``."""
+    gpus = options.pop("gpus", None)
+    if gpus is None:
+        return options
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise ConfigError(f"trainer.gpus={gpus!r} must be a non-negative integer")
+    if gpus == 0:
+        options.update(accelerator="cpu", devices=1)
+        return options
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if available < gpus:
+        raise ConfigError(
+            f"trainer.gpus={gpus} asks for {gpus} GPU(s) but this machine has {available}; "
+            "use trainer.gpus=0 to train on the CPU"
+        )
+    options.update(accelerator="gpu", devices=gpus)
+    return options
+
+
+INTEGER_OPTIONS = (
+    "max_epochs",
+    "min_epochs",
+    "max_steps",
+    "min_steps",
+    "log_every_n_steps",
+    "check_val_every_n_epoch",
+    "num_sanity_val_steps",
+)
+
+
+def check_integer_options(options: dict[str, Any]) -> None:
+    for key in INTEGER_OPTIONS:
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"trainer.{key}={value!r} must be an integer")
+
+
+def build_trainer(
+    trainer_cfg: DictConfig | dict[str, Any],
+    *,
+    callbacks: list[Callback] | None = None,
+    loggers: list[Logger] | bool = False,
+    optimizer_steps_per_batch: int = 1,
+) -> L.Trainer:
+    options = (
+        OmegaConf.to_container(trainer_cfg, resolve=True)
+        if isinstance(trainer_cfg, DictConfig)
+        else dict(trainer_cfg)
+    )
+    options.pop("_target_", None)
+    options = translate_gpus(options)
+    check_integer_options(options)
+    max_steps = options.get("max_steps", -1)
+    if max_steps is not None and max_steps > 0:
+        options["max_steps"] = max_steps * optimizer_steps_per_batch
+    if options.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={options['accelerator']} but no CUDA GPU is visible; "
+            "use trainer.accelerator=cpu"
+        )
+    try:
+        return L.Trainer(**options, callbacks=callbacks or [], logger=loggers)
+    except TypeError as error:
+        raise ConfigError(f"invalid trainer option: {error}") from error
+    except (ValueError, RuntimeError) as error:
+        raise ConfigError(f"invalid trainer configuration: {error}") from error
