@@ -1,0 +1,170 @@
+"""The command lines as a user types them: the assignment's commands and every bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganlab.train import train
+from tests.helpers import REPO_ROOT, TINY_SPLIT
+
+
+def script(name: str) -> str:
+    """A console script installed next to this interpreter (the project's virtualenv)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def run(args: list[str], cwd: Path, data_dir: Path | None = None, timeout: int = 300):
+    if not args[0].endswith(("python", "python3")) and not os.path.isabs(args[0]):
+        args = [script(args[0]), *args[1:]]
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
+    if data_dir is not None:
+        env["GANLAB_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def tiny_cli_overrides() -> list[str]:
+    return [
+        "datamodule.verify=false",
+        f"datamodule.train_val_test_split=[{','.join(map(str, TINY_SPLIT))}]",
+        "callbacks.conditional_accuracy.per_class=4",
+        "extras.print_config=false",
+        "logger=csv",
+    ]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> None:
+    """`python run.py experiment=train_mnist_gan.yaml trainer.gpus=0 ...` as in the assignment."""
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "run.py"),
+        "experiment=train_mnist_gan.yaml",
+        "trainer.gpus=0",
+        "trainer.max_epochs=1",
+        "datamodule.batch_size=32",
+        *tiny_cli_overrides(),
+    ]
+    result = run(command, tmp_path, tiny_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = list((tmp_path / "logs" / "train_mnist_gan" / "runs").iterdir())
+    assert len(runs) == 1
+    assert (runs[0] / "checkpoints" / "last.ckpt").is_file()
+    assert (runs[0] / "samples" / "epoch_000.png").is_file()
+    config = (runs[0] / ".hydra" / "config.yaml").read_text()
+    assert "batch_size: 32" in config and "max_epochs: 1" in config
+
+
+def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    command = [sys.executable, str(REPO_ROOT / "run.py"), "experiment=train_mnist_gan.yaml"]
+    result = run([*command, "trainer.gpus=1", *tiny_cli_overrides()], tmp_path, tiny_data_dir)
+    assert_one_line_error(result, "trainer.gpus=1", "use trainer.gpus=0")
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("trainer.max_epoch=3", "Key 'max_epoch' is not in struct"),
+        ("experiment=train_mnist_gann", "Could not find 'experiment/train_mnist_gann'"),
+        ("datamodule.batch_size=0", "datamodule.batch_size=0 must be a positive integer"),
+    ],
+)
+def test_bad_training_config_is_one_line(tmp_path: Path, tiny_data_dir, override, fragment) -> None:
+    result = run(["ganlab-train", override, *tiny_cli_overrides()], tmp_path, tiny_data_dir)
+    assert_one_line_error(result, fragment)
+
+
+def test_missing_data_is_one_line(tmp_path: Path) -> None:
+    env_dir = tmp_path / "empty"
+    result = run(
+        ["ganlab-train", "datamodule.verify=false", "extras.print_config=false", "logger=none"],
+        tmp_path,
+        env_dir,
+    )
+    assert_one_line_error(result, "train-images-idx3-ubyte is missing", "make data")
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory, tiny_data_dir: Path) -> Path:
+    from tests.conftest import compose_train_config, tiny_overrides
+
+    out = tmp_path_factory.mktemp("cli_run")
+    cfg = compose_train_config(out, tiny_overrides(tiny_data_dir))
+    train(cfg)
+    return out / "checkpoints" / "last.ckpt"
+
+
+def test_generate_writes_png_and_npz(tmp_path: Path, trained_checkpoint: Path) -> None:
+    out = tmp_path / "five"
+    args = ["--labels", "5", "--n", "6", "--seed", "1", "--out", str(out)]
+    result = run(["ganlab-generate", str(trained_checkpoint), *args], tmp_path)
+    assert result.returncode == 0, result.stderr
+    with np.load(out.with_suffix(".npz")) as data:
+        assert data["images"].dtype == np.uint8 and data["images"].shape == (6, 32, 32)
+        assert data["labels"].dtype == np.int64 and data["labels"].tolist() == [5] * 6
+    assert out.with_suffix(".png").stat().st_size > 100
+
+
+@pytest.mark.parametrize(
+    ("labels", "fragment"),
+    [
+        ("10", "label 10 is out of range"),
+        ("-1", "label -1 is out of range"),
+        ("five", "label 'five' is not a class number"),
+    ],
+)
+def test_generate_rejects_bad_labels(tmp_path, trained_checkpoint, labels, fragment) -> None:
+    result = run(["ganlab-generate", str(trained_checkpoint), "--labels", labels], tmp_path)
+    assert_one_line_error(result, fragment)
+    assert not list(tmp_path.glob("generated.*")), "nothing is written on bad input"
+
+
+def test_generate_rejects_missing_and_corrupt_checkpoints(
+    tmp_path: Path, trained_checkpoint
+) -> None:
+    result = run(["ganlab-generate", str(tmp_path / "missing.ckpt")], tmp_path)
+    assert_one_line_error(result, "missing.ckpt does not exist")
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(trained_checkpoint.read_bytes()[:5000])
+    result = run(["ganlab-generate", str(truncated)], tmp_path)
+    assert_one_line_error(result, "truncated.ckpt is corrupt or unreadable")
+
+
+def test_generate_does_not_overwrite_on_failure(tmp_path: Path, trained_checkpoint: Path) -> None:
+    keep = tmp_path / "keep.png"
+    keep.write_bytes(b"precious")
+    result = run(
+        ["ganlab-generate", str(trained_checkpoint), "--n", "0", "--out", "keep"], tmp_path
+    )
+    assert_one_line_error(result, "--n 0 must be between 1")
+    assert keep.read_bytes() == b"precious"
+
+
+def test_data_command_reports_an_unreachable_index(tmp_path: Path) -> None:
+    env = {"GANLAB_INDEX_URL": "http://127.0.0.1:9/simple"}
+    os.environ.update(env)
+    try:
+        result = run(["ganlab-data", "--data-dir", str(tmp_path / "d")], tmp_path)
+    finally:
+        del os.environ["GANLAB_INDEX_URL"]
+    assert_one_line_error(result, "could not reach the package index")

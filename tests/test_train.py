@@ -1,0 +1,131 @@
+"""End-to-end training on tiny data: fast_dev_run, checkpoints, resume, step counting, loggers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab.checkpoints import load_checkpoint, load_generator
+from ganlab.errors import CheckpointError, ConfigError
+from ganlab.generate import generate_images
+from ganlab.train import train
+
+
+def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
+    cfg = make_cfg("debug=fast_dev_run", "logger=none")
+    metrics = train(cfg)
+    for key in ("train/g_loss", "train/d_loss", "test/g_loss", "test/d_loss"):
+        assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
+
+
+def test_one_epoch_writes_checkpoints_samples_curves_and_summary(make_cfg) -> None:
+    cfg = make_cfg()
+    train(cfg)
+    out = Path(cfg.paths.output_dir)
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert list((out / "checkpoints").glob("epoch_000.ckpt")), "best checkpoint kept"
+    assert (out / "samples" / "epoch_000.png").is_file()
+    assert (out / "samples" / "latest.png").is_file()
+    assert (out / "loss_curves.png").stat().st_size > 1000
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.0 <= summary["metrics"]["val/cond_acc"] <= 1.0
+    assert summary["best_checkpoint"].endswith("epoch_000.ckpt")
+
+
+def test_the_sample_grid_has_one_row_per_class(make_cfg) -> None:
+    from PIL import Image
+
+    cfg = make_cfg("model.samples_per_class=5")
+    train(cfg)
+    grid = Image.open(Path(cfg.paths.output_dir) / "samples" / "latest.png")
+    # 32 px images with 2 px padding: 5 columns, 10 rows.
+    assert grid.size == (5 * 34 + 2, 10 * 34 + 2)
+
+
+def test_checkpoint_loads_with_weights_only_and_generates(make_cfg) -> None:
+    cfg = make_cfg()
+    train(cfg)
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    checkpoint = load_checkpoint(ckpt)  # weights_only=True inside
+    assert checkpoint["ganlab"]["latent_dim"] == cfg.model.latent_dim
+    generator, _ = load_generator(ckpt)
+    images, labels, _ = generate_images(ckpt, ["5"], 4, seed=3)
+    again, _, _ = generate_images(ckpt, ["5"], 4, seed=3)
+    assert images.shape == (4, 1, 32, 32) and labels.tolist() == [5, 5, 5, 5]
+    assert torch.equal(images, again), "same seed must give the same images"
+    other, _, _ = generate_images(ckpt, ["5"], 4, seed=4)
+    assert not torch.equal(images, other)
+    assert not generator.training
+
+
+def test_resume_continues_epochs_steps_and_curves(make_cfg) -> None:
+    first = make_cfg(name="first")
+    train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    state = load_checkpoint(last)
+    batches_per_epoch = 96 // 16
+    assert state["global_step"] == 2 * batches_per_epoch  # one G and one D step per batch
+
+    second = make_cfg(f"ckpt_path={last}", "trainer.max_epochs=2", name="second")
+    train(second)
+    resumed = load_checkpoint(Path(second.paths.output_dir) / "checkpoints" / "last.ckpt")
+    assert resumed["epoch"] == 1
+    assert resumed["global_step"] == 4 * batches_per_epoch
+    curves = resumed["callbacks"]
+    history = next(v for k, v in curves.items() if k.startswith("LossCurves"))
+    assert [epoch for epoch, _ in history["epochs"]["train/g_loss_epoch"]] == [1, 2]
+
+
+def test_max_steps_counts_batches_not_optimizer_steps(make_cfg) -> None:
+    cfg = make_cfg("trainer.max_steps=4", "trainer.max_epochs=5", "test=false")
+    train(cfg)
+    state = load_checkpoint(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == 2 * 4
+    history = next(v for k, v in state["callbacks"].items() if k.startswith("LossCurves"))
+    assert [batch for batch, _ in history["steps"]["train/g_loss_step"]] == [1, 2, 3, 4]
+
+
+def test_missing_or_corrupt_resume_checkpoint_is_rejected(make_cfg, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(make_cfg(f"ckpt_path={tmp_path / 'nope.ckpt'}"))
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt or unreadable"):
+        train(make_cfg(f"ckpt_path={bad}"))
+
+
+def test_gpus_is_translated_and_checked(make_cfg) -> None:
+    train(make_cfg("trainer.gpus=0", "trainer.accelerator=auto", "debug=fast_dev_run"))
+    if not torch.cuda.is_available():
+        with pytest.raises(
+            ConfigError, match=r"trainer.gpus=1 asks for 1 GPU\(s\) but this machine has 0"
+        ):
+            train(make_cfg("trainer.gpus=1"))
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_other_loggers_are_selectable(make_cfg, logger: str) -> None:
+    cfg = make_cfg(f"logger={logger}", "trainer.max_steps=3", "test=false")
+    train(cfg)
+    out = Path(cfg.paths.output_dir)
+    if logger == "csv":
+        text = (out / "csv" / "metrics.csv").read_text()
+        header = text.splitlines()[0].split(",")
+        assert {"train/g_loss_step", "train/d_loss_step", "step"} <= set(header)
+        assert len(text.splitlines()) > 3
+    else:
+        assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_wandb_runs_offline_and_keeps_the_sample_images(make_cfg, monkeypatch) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    cfg = make_cfg("logger=wandb")
+    train(cfg)
+    runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1, "W&B must run offline without an API key"
+    images = [p.name for p in (runs[0] / "files" / "media" / "images").glob("*.png")]
+    assert any(name.startswith("samples") for name in images)
+    assert any(name.startswith("loss_curves") for name in images)
