@@ -168,3 +168,24 @@ def test_data_command_reports_an_unreachable_index(tmp_path: Path) -> None:
     finally:
         del os.environ["GANLAB_INDEX_URL"]
     assert_one_line_error(result, "could not reach the package index")
+
+
+def test_evaluate_reports_conditional_accuracy_as_json(
+    tmp_path: Path, trained_checkpoint: Path, tiny_data_dir: Path
+) -> None:
+    import json
+
+    out = tmp_path / "report.json"
+    args = ["--per-class", "5", "--data-dir", str(tiny_data_dir), "--out", str(out)]
+    result = run(["ganlab-evaluate", str(trained_checkpoint), *args], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report == json.loads(result.stdout)
+    assert report["samples"] == 50
+    assert 0.0 <= report["conditional_accuracy"] <= 1.0
+    assert sorted(report["per_class_accuracy"], key=int) == [str(c) for c in range(10)]
+
+
+def test_evaluate_rejects_a_missing_source(tmp_path: Path) -> None:
+    result = run(["ganlab-evaluate", str(tmp_path / "none.npz")], tmp_path)
+    assert_one_line_error(result, "none.npz does not exist")

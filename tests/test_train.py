@@ -79,6 +79,21 @@ def test_resume_continues_epochs_steps_and_curves(make_cfg) -> None:
     assert [epoch for epoch, _ in history["epochs"]["train/g_loss_epoch"]] == [1, 2]
 
 
+def test_last_checkpoint_follows_every_epoch_and_best_keeps_the_best(make_cfg) -> None:
+    # Monitoring the epoch number with mode=min makes epoch 0 the best forever.
+    cfg = make_cfg(
+        "trainer.max_epochs=3",
+        "callbacks.model_checkpoint.monitor=epoch",
+        "callbacks.model_checkpoint.mode=min",
+        "test=false",
+    )
+    train(cfg)
+    folder = Path(cfg.paths.output_dir) / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch_000.ckpt", "last.ckpt"]
+    assert load_checkpoint(folder / "last.ckpt")["epoch"] == 2
+    assert load_checkpoint(folder / "epoch_000.ckpt")["epoch"] == 0
+
+
 def test_max_steps_counts_batches_not_optimizer_steps(make_cfg) -> None:
     cfg = make_cfg("trainer.max_steps=4", "trainer.max_epochs=5", "test=false")
     train(cfg)

