@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.checkpoints import load_checkpoint, load_generator
+from ganlab.checkpoints import load_checkpoint, load_generator, load_network
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.generate import generate_images
 from ganlab.train import train
@@ -59,6 +59,10 @@ def test_checkpoint_loads_with_weights_only_and_generates(make_cfg) -> None:
     other, _, _ = generate_images(ckpt, ["5"], 4, seed=4)
     assert not torch.equal(images, other)
     assert not generator.training
+    discriminator, _ = load_network(ckpt, "discriminator")
+    assert discriminator(images, labels).shape == (4,)
+    with pytest.raises(CheckpointError, match="unknown network 'critic'"):
+        load_network(ckpt, "critic")
 
 
 def test_resume_continues_epochs_steps_and_curves(make_cfg) -> None:

@@ -32,19 +32,26 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
-def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the generator of a checkpoint, in eval mode on the CPU, and return its metadata."""
+def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.Module, dict]:
+    """Rebuild the ``generator`` or ``discriminator`` of a checkpoint, in eval mode on the CPU.
+
+    Returns the network and the checkpoint's ``ganlab`` metadata (n_classes, latent_dim, specs).
+    """
     checkpoint = load_checkpoint(path)
     meta = checkpoint["ganlab"]
-    generator = build_network(meta["generator"])
-    prefix = "generator."
-    state = {
-        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
-    }
+    if role not in ("generator", "discriminator"):
+        raise CheckpointError(f"unknown network {role!r}; expected generator or discriminator")
+    network = build_network(meta[role])
+    prefix = f"{role}."
+    weights = checkpoint["state_dict"]
+    state = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
     try:
-        generator.load_state_dict(state)
+        network.load_state_dict(state)
     except RuntimeError as error:
-        raise CheckpointError(
-            f"generator weights in {path} do not fit its network: {error}"
-        ) from error
-    return generator.eval(), meta
+        raise CheckpointError(f"{role} weights in {path} do not fit: {error}") from error
+    return network.eval(), meta
+
+
+def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict]:
+    """The checkpoint's generator, ready to sample (see :func:`load_network`)."""
+    return load_network(path, "generator")
