@@ -40,6 +40,7 @@ def tiny_overrides(data_dir: Path) -> list[str]:
         "logger=none",
         "extras.print_config=false",
         "callbacks.conditional_accuracy.per_class=4",
+        "callbacks.conditional_accuracy.test_per_class=4",
         "~callbacks.rich_progress_bar",
         "~callbacks.model_summary",
     ]

@@ -32,6 +32,8 @@ def test_one_epoch_writes_checkpoints_samples_curves_and_summary(make_cfg) -> No
     assert (out / "loss_curves.png").stat().st_size > 1000
     summary = json.loads((out / "summary.json").read_text())
     assert 0.0 <= summary["metrics"]["val/cond_acc"] <= 1.0
+    assert 0.0 <= summary["metrics"]["test/cond_acc"] <= 1.0
+    assert summary["fit_seconds"] > 0 and summary["epochs"] == 1
     assert summary["best_checkpoint"].endswith("epoch_000.ckpt")
 
 

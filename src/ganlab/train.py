@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
+    started = time.perf_counter()
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    fit_seconds = time.perf_counter() - started
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test", False):
         best = _best_or_last(callbacks)
@@ -95,7 +98,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         else:
             trainer.test(model, datamodule=datamodule)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    summary = {"metrics": metrics, "best_checkpoint": _best_or_last(callbacks)}
+    summary = {
+        "metrics": metrics,
+        "best_checkpoint": _best_or_last(callbacks),
+        "fit_seconds": round(fit_seconds, 1),
+        "epochs": trainer.current_epoch,
+    }
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero and output_dir.is_dir():
         with atomic_path(output_dir / "summary.json") as tmp:
