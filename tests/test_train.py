@@ -21,6 +21,31 @@ def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
 
 
+def test_one_batch_updates_both_networks(make_cfg) -> None:
+    import hydra
+    import lightning as L
+
+    cfg = make_cfg()
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    datamodule = hydra.utils.instantiate(cfg.datamodule)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = L.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
+    trainer.fit(model, datamodule=datamodule)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("generator.model") for k in changed)
+    assert any(k.startswith("discriminator.model") for k in changed)
+    assert "grid_noise" not in changed, "the sample grid's noise is fixed"
+    assert trainer.global_step == 2, "one generator and one discriminator step"
+
+
 def test_one_epoch_writes_checkpoints_samples_curves_and_summary(make_cfg) -> None:
     cfg = make_cfg()
     train(cfg)

@@ -27,6 +27,9 @@ CHECKPOINT_FORMAT = "ganlab.gan/1"
 class MNISTGANModel(L.LightningModule):
     """Class-conditional GAN: ``generator(noise, labels)`` vs ``discriminator(images, labels)``."""
 
+    # One generator step and one discriminator step per batch; Trainer's global_step counts both.
+    optimizer_steps_per_batch = 2
+
     def __init__(
         self,
         generator: nn.Module,
@@ -80,9 +83,6 @@ class MNISTGANModel(L.LightningModule):
             "grid_labels", class_grid_labels(n_classes, samples_per_class), persistent=True
         )
 
-    # One generator step and one discriminator step per batch; Trainer's global_step counts both.
-    optimizer_steps_per_batch = 2
-
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.generator(noise, labels)
 
@@ -92,17 +92,17 @@ class MNISTGANModel(L.LightningModule):
             self.optimizer_d(params=self.discriminator.parameters()),
         ]
 
-    def _random_labels(self, n: int) -> torch.Tensor:
-        return torch.randint(0, self.n_classes, (n,), device=self.device)
+    def _fake_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` generated images of uniformly drawn classes, and those classes."""
+        labels = torch.randint(0, self.n_classes, (n,), device=self.device)
+        noise = sample_noise(n, self.latent_dim, device=self.device)
+        return self.generator(noise, labels), labels
 
     def _losses(
         self, real: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Generator and discriminator losses without updates (validation and test)."""
-        fake_labels = self._random_labels(real.size(0))
-        fake = self.generator(
-            sample_noise(real.size(0), self.latent_dim, device=self.device), fake_labels
-        )
+        fake, fake_labels = self._fake_batch(real.size(0))
         fake_scores = self.discriminator(fake, fake_labels)
         g_loss = self.loss.generator_loss(fake_scores)
         d_loss = self.loss.discriminator_loss(self.discriminator(real, labels), fake_scores)
@@ -112,11 +112,9 @@ class MNISTGANModel(L.LightningModule):
         real, labels = batch
         opt_g, opt_d = self.optimizers()
         n = real.size(0)
-        fake_labels = self._random_labels(n)
-        noise = sample_noise(n, self.latent_dim, device=self.device)
 
         self.toggle_optimizer(opt_g)
-        fake = self.generator(noise, fake_labels)
+        fake, fake_labels = self._fake_batch(n)
         g_loss = self.loss.generator_loss(self.discriminator(fake, fake_labels))
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
