@@ -190,3 +190,11 @@ def test_evaluate_reports_conditional_accuracy_as_json(
 def test_evaluate_rejects_a_missing_source(tmp_path: Path) -> None:
     result = run(["ganlab-evaluate", str(tmp_path / "none.npz")], tmp_path)
     assert_one_line_error(result, "none.npz does not exist")
+
+
+def test_discriminator_example_runs(tmp_path: Path, trained_checkpoint, tiny_data_dir) -> None:
+    example = str(REPO_ROOT / "examples" / "discriminator_scores.py")
+    args = [str(trained_checkpoint), "--data-dir", str(tiny_data_dir), "--n", "16"]
+    result = run([sys.executable, example, *args], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "real scored above generated" in result.stdout

@@ -6,6 +6,7 @@ The whole set is 70k images of 28x28 bytes (55 MB), so it is decoded, resized an
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import lightning as L
@@ -38,6 +39,24 @@ def to_model_range(images: torch.Tensor, img_size: int) -> torch.Tensor:
         x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", antialias=True)
         x = x.clamp_(0.0, 1.0)
     return x.mul_(2.0).sub_(1.0)
+
+
+def load_split(
+    data_dir: str | os.PathLike, split: str, img_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [-1, 1] at ``img_size`` and int64 labels of the ``train`` or ``test`` file."""
+    folder = raw_dir(data_dir)
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images = read_idx(folder / f"{prefix}-images-idx3-ubyte")
+    labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte").long()
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataFileError(
+            f"MNIST files {prefix}-* in {folder} disagree: {tuple(images.shape)} images vs "
+            f"{tuple(labels.shape)} labels; {FIX_HINT.format(data_dir=data_dir)}"
+        )
+    if labels.numel() and (labels.min() < 0 or labels.max() >= N_CLASSES):
+        raise DataFileError(f"MNIST labels in {folder} fall outside 0..{N_CLASSES - 1}")
+    return to_model_range(images, img_size), labels
 
 
 class MNISTDataModule(L.LightningDataModule):
@@ -86,23 +105,11 @@ class MNISTDataModule(L.LightningDataModule):
         if self.verify:
             ensure_mnist(self.data_dir, self.source)
 
-    def _load(self, prefix: str) -> TensorDataset:
-        folder = raw_dir(self.data_dir)
-        images = read_idx(folder / f"{prefix}-images-idx3-ubyte")
-        labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte").long()
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataFileError(
-                f"MNIST files {prefix}-* in {folder} disagree: {tuple(images.shape)} images vs "
-                f"{tuple(labels.shape)} labels; {FIX_HINT.format(data_dir=self.data_dir)}"
-            )
-        if labels.numel() and (labels.min() < 0 or labels.max() >= N_CLASSES):
-            raise DataFileError(f"MNIST labels in {folder} fall outside 0..{N_CLASSES - 1}")
-        return TensorDataset(to_model_range(images, self.img_size), labels)
-
     def setup(self, stage: str | None = None) -> None:
         if self.data_train is not None:
             return
-        fit_pool, test_set = self._load("train"), self._load("t10k")
+        fit_pool = TensorDataset(*load_split(self.data_dir, "train", self.img_size))
+        test_set = TensorDataset(*load_split(self.data_dir, "test", self.img_size))
         n_train, n_val, n_test = self.split
         if n_train + n_val > len(fit_pool) or n_test > len(test_set):
             raise ConfigError(

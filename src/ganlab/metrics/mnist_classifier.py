@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab.data.mnist_datamodule import N_CLASSES, read_idx, to_model_range
-from ganlab.data.mnist_files import ensure_mnist, raw_dir
+from ganlab.data.mnist_datamodule import N_CLASSES, load_split
+from ganlab.data.mnist_files import ensure_mnist
 from ganlab.errors import CheckpointError
 from ganlab.utils.atomic import atomic_path
 
@@ -73,21 +73,14 @@ def predict(classifier: nn.Module, images: torch.Tensor, batch_size: int = 1000)
     return torch.cat(chunks)
 
 
-def _load_split(data_dir: str | os.PathLike, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-    folder = raw_dir(data_dir)
-    images = read_idx(folder / f"{prefix}-images-idx3-ubyte")
-    labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte").long()
-    return to_model_range(images, EVALUATOR_SIZE), labels
-
-
 def train_classifier(
     data_dir: str | os.PathLike, epochs: int = 2, batch_size: int = 128, seed: int = 0
 ) -> tuple[MNISTClassifier, dict[str, Any]]:
     """Train on the MNIST training file, report accuracy on the test file."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    train_x, train_y = _load_split(data_dir, "train")
-    test_x, test_y = _load_split(data_dir, "t10k")
+    train_x, train_y = load_split(data_dir, "train", EVALUATOR_SIZE)
+    test_x, test_y = load_split(data_dir, "test", EVALUATOR_SIZE)
     model = MNISTClassifier()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     steps = epochs * (len(train_x) // batch_size)
