@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
-from torchvision.utils import make_grid, save_image
 
+from ganlab import images as images_np
+from ganlab.images import seeded_noise
 from ganlab.utils.atomic import atomic_path
 
 
@@ -19,12 +21,11 @@ def sample_noise(
     seed: int | None = None,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Standard-normal noise [n, latent_dim]. With ``seed`` it is drawn on the CPU so the same seed
-    gives the same noise on every device and backend."""
+    """Standard-normal noise [n, latent_dim]. With ``seed`` it comes from
+    :func:`ganlab.images.seeded_noise`, identical on every device and backend."""
     if seed is None:
         return torch.randn(n, latent_dim, device=device)
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(n, latent_dim, generator=generator).to(device)
+    return torch.from_numpy(seeded_noise(n, latent_dim, seed)).to(device)
 
 
 def class_grid_labels(
@@ -34,14 +35,9 @@ def class_grid_labels(
     return torch.arange(n_classes, device=device).repeat_interleave(per_class)
 
 
-def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1] -> [0, 1]."""
-    return images.add(1.0).div(2.0).clamp(0.0, 1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1] -> uint8 pixels in [0, 255], same shape, on the CPU."""
-    return to_unit_range(images.detach().float().cpu()).mul(255.0).round().to(torch.uint8)
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Generator output in [-1, 1] -> uint8 pixels in [0, 255], same shape, as numpy."""
+    return images_np.to_uint8(images.detach().float().cpu().numpy())
 
 
 @torch.no_grad()
@@ -68,13 +64,13 @@ def generate(
     return run_generator(generator, noise, labels.to(device))
 
 
-def image_grid(images: torch.Tensor, per_row: int) -> torch.Tensor:
-    """A [C, H, W] grid in [0, 1] with ``per_row`` images per row and a 2-pixel border."""
-    return make_grid(to_unit_range(images.detach().float().cpu()), nrow=per_row, padding=2)
+def image_grid(images: torch.Tensor, per_row: int) -> np.ndarray:
+    """An H x W x C uint8 grid with ``per_row`` images per row."""
+    return images_np.grid(to_uint8(images), per_row)
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, per_row: int) -> Path:
     """Write a PNG grid atomically."""
     with atomic_path(path) as tmp:
-        save_image(image_grid(images, per_row), tmp, format="png")
+        tmp.write_bytes(images_np.encode_png(to_uint8(images), per_row))
     return Path(path)

@@ -33,4 +33,5 @@ class SampleGrid(L.Callback):
                 step = trainer.global_step // pl_module.optimizer_steps_per_batch
                 logger.log_image("samples", [str(path)], step=step, caption=[caption])
             elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("samples", image_grid(images, per_row), epoch)
+                grid = image_grid(images, per_row)
+                logger.experiment.add_image("samples", grid, epoch, dataformats="HWC")
