@@ -157,7 +157,7 @@ def test_generate_does_not_overwrite_on_failure(tmp_path: Path, trained_checkpoi
     result = run(
         ["ganlab-generate", str(trained_checkpoint), "--n", "0", "--out", "keep"], tmp_path
     )
-    assert_one_line_error(result, "--n 0 must be between 1")
+    assert_one_line_error(result, "--n 0 for 10 label(s) must give between 1")
     assert keep.read_bytes() == b"precious"
 
 

@@ -12,6 +12,8 @@ from torch import nn
 from ganlab.errors import CheckpointError
 from ganlab.networks import build_network
 
+EMA_PREFIX = "ema_generator."
+
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load on the CPU with ``weights_only=True``; raise CheckpointError if unusable."""
@@ -42,8 +44,11 @@ def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.M
     if role not in ("generator", "discriminator"):
         raise CheckpointError(f"unknown network {role!r}; expected generator or discriminator")
     network = build_network(meta[role])
-    prefix = f"{role}."
     weights = checkpoint["state_dict"]
+    prefix = f"{role}."
+    if role == "generator" and any(k.startswith(EMA_PREFIX) for k in weights):
+        # An exponential moving average of the generator samples better than the raw weights.
+        prefix = EMA_PREFIX
     state = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
     try:
         network.load_state_dict(state)
@@ -53,5 +58,5 @@ def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.M
 
 
 def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """The checkpoint's generator, ready to sample (see :func:`load_network`)."""
+    """The checkpoint's generator (its EMA copy if it has one), ready to sample."""
     return load_network(path, "generator")

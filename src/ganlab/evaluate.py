@@ -54,8 +54,9 @@ def evaluate(
         images, labels = load_npz_samples(source)
         n_classes = 10
     else:
-        images, labels, meta = generate_images(source, ["0-9"], per_class, seed)
-        n_classes = meta["n_classes"]
+        generated, label_array, backend = generate_images(source, ["0-9"], per_class, seed)
+        images, labels = torch.from_numpy(generated), torch.from_numpy(label_array)
+        n_classes = backend.info.n_classes
     classifier, info = load_or_train_classifier(data_dir)
     overall, per_label = conditional_accuracy(classifier, images, labels, n_classes)
     return {
@@ -71,7 +72,9 @@ def evaluate(
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Conditional accuracy of a checkpoint or .npz.")
-    parser.add_argument("source", help="checkpoint (.ckpt) or samples (.npz)")
+    parser.add_argument(
+        "source", help="checkpoint (.ckpt), weights folder, .onnx, or samples (.npz)"
+    )
     parser.add_argument(
         "--per-class", type=int, default=1000, help="images per class (checkpoints)"
     )

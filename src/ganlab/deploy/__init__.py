@@ -1,0 +1,1 @@
+"""From checkpoint to production: plain weights, ONNX, inference backends, the HTTP service."""

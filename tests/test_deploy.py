@@ -1,0 +1,186 @@
+"""Checkpoint -> plain weights -> ONNX -> inference without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab.checkpoints import load_generator
+from ganlab.deploy.backends import OnnxRuntimeBackend, TorchBackend, load_backend
+from ganlab.deploy.onnx_export import ParityError, export_onnx
+from ganlab.deploy.weights import export_weights, load_weights
+from ganlab.errors import CheckpointError, ConfigError
+from ganlab.generate import generate_images
+from ganlab.images import seeded_noise
+from ganlab.train import train
+from tests.conftest import compose_train_config, tiny_overrides
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, tiny_data_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("deploy_run")
+    train(compose_train_config(out, [*tiny_overrides(tiny_data_dir), "test=false"]))
+    return out / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory, checkpoint: Path) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "generator.onnx"
+    export_onnx(checkpoint, out, parity_batch_sizes=(1, 5, 64))
+    return out
+
+
+def test_weights_round_trip_without_lightning_or_hydra(tmp_path: Path, checkpoint: Path) -> None:
+    export_weights(checkpoint, tmp_path / "exported")
+    description = json.loads((tmp_path / "exported" / "generator.json").read_text())
+    assert description["latent_dim"] == 100 and description["img_size"] == 32
+    code = (
+        "import sys; from ganlab.deploy.weights import load_weights; "
+        f"g, d = load_weights({str(tmp_path / 'exported')!r}); "
+        "bad = [m for m in ('lightning', 'hydra', 'pytorch_lightning') if m in sys.modules]; "
+        "print(type(g).__name__, d['n_classes'], bad)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "Generator 10 []"
+    original, _ = load_generator(checkpoint)
+    loaded, _ = load_weights(tmp_path / "exported")
+    noise, labels = torch.randn(6, 100), torch.arange(6)
+    with torch.no_grad():
+        assert torch.equal(original(noise, labels), loaded(noise, labels))
+
+
+def test_ema_weights_are_preferred_when_present(tmp_path: Path, checkpoint: Path) -> None:
+    state = torch.load(checkpoint, weights_only=True)
+    ema = {
+        "ema_generator." + k.removeprefix("generator."): torch.zeros_like(v)
+        for k, v in state["state_dict"].items()
+        if k.startswith("generator.")
+    }
+    state["state_dict"].update(ema)
+    with_ema = tmp_path / "ema.ckpt"
+    torch.save(state, with_ema)
+    generator, _ = load_generator(with_ema)
+    assert all(float(p.abs().sum()) == 0 for p in generator.parameters())
+
+
+def test_onnx_has_dynamic_batch_and_matches_torch(onnx_model: Path, checkpoint: Path) -> None:
+    ort_backend, torch_backend = OnnxRuntimeBackend(onnx_model), TorchBackend(checkpoint)
+    assert ort_backend.info.latent_dim == torch_backend.info.latent_dim == 100
+    for size in (1, 3, 200):
+        noise = seeded_noise(size, 100, seed=size)
+        labels = np.arange(size, dtype=np.int64) % 10
+        out = ort_backend.run(noise, labels)
+        assert out.shape == (size, 1, 32, 32) and out.dtype == np.float32
+        assert np.abs(out - torch_backend.run(noise, labels)).max() <= 1e-5
+
+
+def test_parity_failure_leaves_no_file(tmp_path: Path, checkpoint: Path) -> None:
+    out = tmp_path / "strict.onnx"
+    with pytest.raises(ParityError, match="was not written"):
+        export_onnx(checkpoint, out, parity_batch_sizes=(4,), tolerance=-1.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_both_backends_write_the_same_files(tmp_path: Path, onnx_model, checkpoint) -> None:
+    from ganlab.generate import main
+
+    main(
+        [
+            str(checkpoint),
+            "--labels",
+            "3",
+            "7",
+            "--n",
+            "5",
+            "--seed",
+            "9",
+            "--out",
+            str(tmp_path / "t"),
+        ]
+    )
+    main(
+        [
+            str(onnx_model),
+            "--labels",
+            "3",
+            "7",
+            "--n",
+            "5",
+            "--seed",
+            "9",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    with np.load(tmp_path / "t.npz") as a, np.load(tmp_path / "o.npz") as b:
+        assert np.array_equal(a["labels"], b["labels"])
+        assert np.abs(a["images"].astype(int) - b["images"].astype(int)).max() <= 1
+    images, _, _ = generate_images(onnx_model, ["3"], 2, seed=9)
+    assert images.shape == (2, 1, 32, 32)
+
+
+def test_onnxruntime_generation_imports_no_torch(tmp_path: Path, onnx_model: Path) -> None:
+    code = f"""
+import sys
+class BlockTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith(("torch.", "lightning", "hydra")):
+            raise ImportError(f"{{name}} is blocked in this test")
+sys.meta_path.insert(0, BlockTorch())
+from ganlab.generate import main
+main([{str(onnx_model)!r}, "--labels", "5", "--n", "4", "--out", {str(tmp_path / "five")!r}])
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with np.load(tmp_path / "five.npz") as data:
+        assert data["images"].shape == (4, 32, 32) and data["labels"].tolist() == [5] * 4
+
+
+def test_bad_models_are_clear_errors(tmp_path: Path, checkpoint: Path) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07garbage")
+    with pytest.raises(CheckpointError, match=r"broken\.onnx is corrupt or unreadable"):
+        load_backend(broken)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_backend(tmp_path / "missing.onnx")
+    with pytest.raises(ConfigError, match=r"backend onnxruntime needs an \.onnx file"):
+        load_backend(checkpoint, "onnxruntime")
+    with pytest.raises(CheckpointError, match=r"generator\.json does not exist"):
+        load_weights(tmp_path)
+
+
+def test_tensorrt_script_says_why_it_cannot_run(tmp_path: Path, onnx_model: Path) -> None:
+    from benchmarks.tensorrt_engines import EXIT_UNAVAILABLE, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is None:
+        pytest.skip("a GPU with TensorRT is present: the script runs for real (see docs)")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "tensorrt_engines.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(onnx_model), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == EXIT_UNAVAILABLE
+    assert f"skipped: TensorRT engines need an NVIDIA GPU ({reason})" in result.stderr
+
+
+def test_export_and_serve_commands_fail_in_one_line(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    for command in (
+        [bin_dir / "ganlab-export", "onnx", tmp_path / "missing.ckpt"],
+        [bin_dir / "ganlab-export", "weights", tmp_path / "missing.ckpt"],
+        [bin_dir / "ganlab-serve", tmp_path / "missing.onnx"],
+    ):
+        result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+        assert "missing" in result.stderr
