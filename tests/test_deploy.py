@@ -92,34 +92,9 @@ def test_parity_failure_leaves_no_file(tmp_path: Path, checkpoint: Path) -> None
 def test_both_backends_write_the_same_files(tmp_path: Path, onnx_model, checkpoint) -> None:
     from ganlab.generate import main
 
-    main(
-        [
-            str(checkpoint),
-            "--labels",
-            "3",
-            "7",
-            "--n",
-            "5",
-            "--seed",
-            "9",
-            "--out",
-            str(tmp_path / "t"),
-        ]
-    )
-    main(
-        [
-            str(onnx_model),
-            "--labels",
-            "3",
-            "7",
-            "--n",
-            "5",
-            "--seed",
-            "9",
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    options = ["--labels", "3", "7", "--n", "5", "--seed", "9", "--out"]
+    for model, out in ((checkpoint, "t"), (onnx_model, "o")):
+        main([str(model), *options, str(tmp_path / out)])
     with np.load(tmp_path / "t.npz") as a, np.load(tmp_path / "o.npz") as b:
         assert np.array_equal(a["labels"], b["labels"])
         assert np.abs(a["images"].astype(int) - b["images"].astype(int)).max() <= 1
@@ -184,3 +159,9 @@ def test_export_and_serve_commands_fail_in_one_line(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
         assert "missing" in result.stderr
+
+
+def test_onnxruntime_thread_cap_is_applied(onnx_model: Path) -> None:
+    backend = load_backend(onnx_model, threads=1)
+    assert backend.session.get_session_options().intra_op_num_threads == 1
+    assert backend.run(seeded_noise(2, 100, 0), np.array([1, 2])).shape == (2, 1, 32, 32)

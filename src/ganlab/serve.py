@@ -24,16 +24,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-images", type=int, default=256, help="per request (256)")
     parser.add_argument("--max-batch", type=int, default=1024, help="per generator call (1024)")
     parser.add_argument("--batch-window-ms", type=float, default=2.0, help="coalescing wait (2)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="onnxruntime intra-op threads (0: one per core)"
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    if args.max_images < 1 or args.max_batch < 1 or args.batch_window_ms < 0:
-        raise ConfigError("--max-images and --max-batch must be >= 1, --batch-window-ms >= 0")
+    if args.max_images < 1 or args.max_batch < 1 or args.batch_window_ms < 0 or args.threads < 0:
+        raise ConfigError(
+            "--max-images and --max-batch must be >= 1, --batch-window-ms and --threads >= 0"
+        )
 
     import uvicorn
 
     from ganlab.deploy.service import create_app
 
-    backend = load_backend(args.model, args.backend)
+    backend = load_backend(args.model, args.backend, args.threads)
     app = create_app(backend, args.max_images, args.max_batch, args.batch_window_ms)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 

@@ -123,8 +123,12 @@ def default_backend(path: str | os.PathLike) -> str:
     return "onnxruntime" if str(path).endswith(".onnx") else "torch"
 
 
-def load_backend(path: str | os.PathLike, backend: str | None = None) -> GeneratorBackend:
-    """The backend for ``path``: ``.onnx`` files run on onnxruntime, everything else on torch."""
+def load_backend(
+    path: str | os.PathLike, backend: str | None = None, threads: int = 0
+) -> GeneratorBackend:
+    """The backend for ``path``: ``.onnx`` files run on onnxruntime, everything else on torch.
+
+    ``threads`` caps onnxruntime's intra-op threads (0: its default, one per core)."""
     backend = backend or default_backend(path)
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
@@ -132,5 +136,5 @@ def load_backend(path: str | os.PathLike, backend: str | None = None) -> Generat
         kind = "an .onnx file" if backend == "onnxruntime" else "a .ckpt or weights folder"
         raise ConfigError(f"backend {backend} needs {kind}, got {path}")
     if backend == "onnxruntime":
-        return OnnxRuntimeBackend(path)
+        return OnnxRuntimeBackend(path, threads=threads)
     return TorchBackend(path)
