@@ -161,6 +161,15 @@ def test_generate_does_not_overwrite_on_failure(tmp_path: Path, trained_checkpoi
     assert keep.read_bytes() == b"precious"
 
 
+def test_unwritable_output_is_one_line_and_keeps_nothing(tmp_path, trained_checkpoint) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("I am a file")
+    out = not_a_folder / "five"
+    result = run(["ganlab-generate", str(trained_checkpoint), "--out", str(out)], tmp_path)
+    assert_one_line_error(result, "File exists", str(not_a_folder))
+    assert not_a_folder.read_text() == "I am a file"
+
+
 def test_data_command_reports_an_unreachable_index(tmp_path: Path) -> None:
     env = {"GANLAB_INDEX_URL": "http://127.0.0.1:9/simple"}
     os.environ.update(env)

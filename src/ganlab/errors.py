@@ -39,8 +39,18 @@ def report_and_exit(error: BaseException) -> None:
     raise SystemExit(EXIT_USAGE)
 
 
+def describe_os_error(error: OSError) -> str:
+    """'No space left on device: /path' rather than a traceback."""
+    where = f": {error.filename}" if error.filename else ""
+    return f"{error.strerror or error}{where}"
+
+
 def one_line_errors(func: Callable[..., T]) -> Callable[..., T]:
-    """Decorate a CLI entry point so that :class:`GanLabError` becomes one line and exit code 2."""
+    """Decorate a CLI entry point so that user errors become one line and exit code 2.
+
+    Besides :class:`GanLabError`, file-system errors (a full disk, a missing folder, no
+    permission) are the user's environment, not a bug, and are reported the same way.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -48,5 +58,7 @@ def one_line_errors(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except GanLabError as error:
             report_and_exit(error)
+        except OSError as error:
+            report_and_exit(describe_os_error(error))
 
     return wrapper

@@ -21,7 +21,13 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.checkpoints import load_checkpoint
-from ganlab.errors import ConfigError, GanLabError, one_line_errors, report_and_exit
+from ganlab.errors import (
+    ConfigError,
+    GanLabError,
+    describe_os_error,
+    one_line_errors,
+    report_and_exit,
+)
 from ganlab.utils.atomic import atomic_path
 from ganlab.utils.config import check_overrides, normalise_argv, print_config_tree
 from ganlab.utils.trainer import build_trainer
@@ -117,6 +123,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         train(cfg)
     except GanLabError as error:
         report_and_exit(error)
+    except OSError as error:
+        report_and_exit(describe_os_error(error))
 
 
 @one_line_errors
