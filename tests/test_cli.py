@@ -71,6 +71,29 @@ def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> No
     assert "batch_size: 32" in config and "max_epochs: 1" in config
 
 
+def test_two_process_ddp_on_cpu_writes_one_run(tmp_path: Path, tiny_data_dir: Path) -> None:
+    """The README's multi-GPU recipe, simulated with 2 CPU processes (gloo): one Hydra run
+    folder, one W&B run, sample grids and checkpoints written once, by rank 0."""
+    command = [sys.executable, str(REPO_ROOT / "run.py"), "trainer.accelerator=cpu"]
+    command += ["trainer.devices=2", "trainer.strategy=ddp_find_unused_parameters_true"]
+    command += ["trainer.max_epochs=1", "datamodule.batch_size=16", *tiny_cli_overrides()]
+    command += ["logger=wandb"]
+    result = run(command, tmp_path, tiny_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "GLOBAL_RANK: 1" in result.stderr + result.stdout
+    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
+    assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
+        "epoch_000.png",
+        "latest.png",
+    ]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "epoch_000.ckpt",
+        "last.ckpt",
+    ]
+    assert [p.name for p in run_dir.glob(".hydra*")] == [".hydra"]
+
+
 def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -> None:
     pytest.importorskip("torch")
     import torch
