@@ -114,6 +114,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero and output_dir.is_dir():
         with atomic_path(output_dir / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
+        accuracy = metrics.get("test/cond_acc", metrics.get("val/cond_acc"))
+        log.info(
+            "Run folder %s; best checkpoint %s%s",
+            output_dir,
+            summary["best_checkpoint"],
+            f"; conditional accuracy {accuracy:.4f}" if accuracy is not None else "",
+        )
     return metrics
 
 
