@@ -165,3 +165,21 @@ def test_onnxruntime_thread_cap_is_applied(onnx_model: Path) -> None:
     backend = load_backend(onnx_model, threads=1)
     assert backend.session.get_session_options().intra_op_num_threads == 1
     assert backend.run(seeded_noise(2, 100, 0), np.array([1, 2])).shape == (2, 1, 32, 32)
+
+
+@pytest.mark.slow
+def test_sampling_benchmark_reports_every_runtime(tmp_path: Path, checkpoint, onnx_model) -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "sampling_throughput.py"
+    out = tmp_path / "sampling.json"
+    command = [sys.executable, str(script), str(checkpoint), "--onnx", str(onnx_model)]
+    result = subprocess.run(
+        [*command, "--repeats", "2", "--out", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["runtime"], r["batch"]) for r in rows} == {
+        (name, batch)
+        for name in ("torch eager", "torch.compile", "onnxruntime")
+        for batch in (1, 1024)
+    }
+    assert all(r["images_per_s"] > 0 and r["max_abs_diff_vs_eager"] <= 1e-5 for r in rows)
