@@ -89,3 +89,27 @@ def test_wrong_overrides_give_one_line(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         check_overrides(CONFIG_DIR, "train", [override])
     assert "\n" not in str(info.value)
+
+
+def test_the_wheel_ships_every_config(tmp_path: Path) -> None:
+    """Installed without the source tree, ganlab-train still finds its configs."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    # Build from a copy: setuptools leaves a build/ folder next to the sources.
+    repo, source = Path(__file__).resolve().parents[1], tmp_path / "source"
+    shutil.copytree(repo / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, source / name)
+    command = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps"]
+    command += ["--no-build-isolation", "-q", "-w", str(tmp_path / "dist")]
+    subprocess.run(command, check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("ganlab-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".yaml")}
+    expected = {
+        "ganlab/configs/" + p.relative_to(CONFIG_DIR).as_posix()
+        for p in Path(CONFIG_DIR).rglob("*.yaml")
+    }
+    assert expected and shipped == expected
