@@ -180,3 +180,24 @@ def test_wandb_runs_offline_and_keeps_the_sample_images(make_cfg, monkeypatch) -
     images = [p.name for p in (runs[0] / "files" / "media" / "images").glob("*.png")]
     assert any(name.startswith("samples") for name in images)
     assert any(name.startswith("loss_curves") for name in images)
+
+
+@pytest.mark.parametrize(
+    ("offline", "env", "expected"),
+    [
+        (None, {}, True),
+        (None, {"WANDB_API_KEY": "x"}, False),
+        (None, {"WANDB_MODE": "online"}, False),
+        (None, {"WANDB_MODE": "offline", "WANDB_API_KEY": "x"}, True),
+        (True, {"WANDB_API_KEY": "x"}, True),
+        (False, {}, False),
+    ],
+)
+def test_wandb_goes_online_only_when_asked(monkeypatch, offline, env, expected) -> None:
+    from ganlab.utils.wandb import wandb_should_be_offline
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert wandb_should_be_offline(offline) is expected
