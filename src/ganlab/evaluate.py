@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganlab.data.mnist_datamodule import to_model_range
 from ganlab.errors import DataFileError, one_line_errors
 from ganlab.generate import generate_images
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
@@ -40,10 +41,8 @@ def load_npz_samples(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
             f"{path}: expected uint8 images N x H x W or N x C x H x W and N labels, got "
             f"{images.dtype} {images.shape} and {labels.shape}"
         )
-    x = torch.from_numpy(images).float().div(127.5).sub(1.0)
-    if x.ndim == 3:
-        x = x.unsqueeze(1)
-    return x, torch.from_numpy(labels.astype(np.int64))
+    pixels = torch.from_numpy(images)
+    return to_model_range(pixels, pixels.shape[-1]), torch.from_numpy(labels.astype(np.int64))
 
 
 def evaluate(

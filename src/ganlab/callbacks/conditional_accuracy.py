@@ -12,7 +12,7 @@ import torch
 
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
-from ganlab.sampling import class_grid_labels, run_generator, sample_noise
+from ganlab.sampling import class_grid_labels, generate
 
 
 class ConditionalAccuracy(L.Callback):
@@ -39,8 +39,7 @@ class ConditionalAccuracy(L.Callback):
         """Conditional accuracy of ``per_class`` images per class drawn from seeded noise."""
         self.classifier.to(pl_module.device)
         labels = class_grid_labels(pl_module.n_classes, per_class, device=pl_module.device)
-        noise = sample_noise(len(labels), pl_module.latent_dim, seed=seed, device=pl_module.device)
-        images = run_generator(pl_module.generator, noise, labels)
+        images = generate(pl_module.generator, labels, pl_module.latent_dim, seed=seed)
         accuracy, _ = conditional_accuracy(self.classifier, images, labels, pl_module.n_classes)
         return accuracy
 

@@ -33,8 +33,9 @@ def read_idx(path: Path) -> torch.Tensor:
 
 
 def to_model_range(images: torch.Tensor, img_size: int) -> torch.Tensor:
-    """uint8 [N, H, W] -> float32 [N, 1, img_size, img_size] in [-1, 1], the generator's range."""
-    x = images.unsqueeze(1).float().div_(255.0)
+    """uint8 [N, H, W] or [N, C, H, W] -> float32 [N, C, img_size, img_size] in [-1, 1],
+    the generator's range."""
+    x = (images.unsqueeze(1) if images.ndim == 3 else images).float().div_(255.0)
     if x.shape[-1] != img_size:
         x = F.interpolate(x, size=(img_size, img_size), mode="bilinear", antialias=True)
         x = x.clamp_(0.0, 1.0)
