@@ -219,6 +219,11 @@ def test_evaluate_reports_conditional_accuracy_as_json(
     assert sorted(report["per_class_accuracy"], key=int) == [str(c) for c in range(10)]
 
 
+def test_evaluate_rejects_a_non_positive_sample_count(tmp_path, trained_checkpoint) -> None:
+    result = run(["ganlab-evaluate", str(trained_checkpoint), "--per-class", "0"], tmp_path)
+    assert_one_line_error(result, "--per-class 0 must be at least 1")
+
+
 def test_evaluate_rejects_a_missing_source(tmp_path: Path) -> None:
     result = run(["ganlab-evaluate", str(tmp_path / "none.npz")], tmp_path)
     assert_one_line_error(result, "none.npz does not exist")

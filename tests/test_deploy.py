@@ -89,6 +89,12 @@ def test_parity_failure_leaves_no_file(tmp_path: Path, checkpoint: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+def test_parity_batch_sizes_must_be_positive(tmp_path: Path, checkpoint: Path) -> None:
+    with pytest.raises(ConfigError, match=r"parity batch sizes \[0\] must be positive"):
+        export_onnx(checkpoint, tmp_path / "g.onnx", parity_batch_sizes=(0,))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_both_backends_write_the_same_files(tmp_path: Path, onnx_model, checkpoint) -> None:
     from ganlab.generate import main
 

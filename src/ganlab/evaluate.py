@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ganlab.data.mnist_datamodule import to_model_range
-from ganlab.errors import DataFileError, one_line_errors
+from ganlab.errors import ConfigError, DataFileError, one_line_errors
 from ganlab.generate import generate_images
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default="data", help="where MNIST and the evaluator live")
     parser.add_argument("--out", help="also write the JSON report here")
     args = parser.parse_args(argv)
+    if args.per_class < 1:
+        raise ConfigError(f"--per-class {args.per_class} must be at least 1")
     report = evaluate(args.source, args.data_dir, args.per_class, args.seed)
     text = json.dumps(report, indent=2)
     if args.out:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ganlab.deploy.backends import ONNX_METADATA_KEY, OnnxRuntimeBackend, TorchBackend
 from ganlab.deploy.weights import describe
-from ganlab.errors import GanLabError
+from ganlab.errors import ConfigError, GanLabError
 from ganlab.images import seeded_noise
 from ganlab.utils.atomic import atomic_path
 
@@ -57,6 +57,8 @@ def export_onnx(
     import onnx
     import torch
 
+    if not parity_batch_sizes or min(parity_batch_sizes) < 1:
+        raise ConfigError(f"parity batch sizes {list(parity_batch_sizes)} must be positive")
     reference = TorchBackend(source)
     info = reference.info
     generator = reference.generator
