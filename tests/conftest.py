@@ -39,8 +39,8 @@ def tiny_overrides(data_dir: Path) -> list[str]:
         "trainer.log_every_n_steps=1",
         "logger=none",
         "extras.print_config=false",
-        "callbacks.conditional_accuracy.per_class=4",
-        "callbacks.conditional_accuracy.test_per_class=4",
+        "callbacks.generation_quality.per_class=4",
+        "callbacks.generation_quality.test_per_class=4",
         "~callbacks.rich_progress_bar",
         "~callbacks.model_summary",
     ]

@@ -34,8 +34,8 @@ def tiny_cli_overrides() -> list[str]:
     return [
         "datamodule.verify=false",
         f"datamodule.train_val_test_split=[{','.join(map(str, TINY_SPLIT))}]",
-        "callbacks.conditional_accuracy.per_class=4",
-        "callbacks.conditional_accuracy.test_per_class=4",
+        "callbacks.generation_quality.per_class=4",
+        "callbacks.generation_quality.test_per_class=4",
         "extras.print_config=false",
         "logger=csv",
     ]

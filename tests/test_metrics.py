@@ -11,7 +11,7 @@ from torch import nn
 
 from ganlab.errors import CheckpointError, DataFileError
 from ganlab.evaluate import evaluate, load_npz_samples
-from ganlab.metrics.conditional_accuracy import conditional_accuracy
+from ganlab.metrics.conditional_accuracy import ConditionalAccuracy, conditional_accuracy
 from ganlab.metrics.mnist_classifier import (
     CACHE_NAME,
     MNISTClassifier,
@@ -51,6 +51,18 @@ def test_conditional_accuracy_counts_right_and_wrong() -> None:
 def test_class_without_samples_is_nan() -> None:
     _, per_class = conditional_accuracy(BrightnessClassifier(), images_of([1]), torch.tensor([1]))
     assert np.isnan(per_class[0]) and per_class[1] == 1.0
+
+
+def test_conditional_accuracy_metric_adds_up_batches() -> None:
+    labels = torch.tensor([0, 1, 1, 2, 2, 2])
+    predicted = torch.tensor([0, 1, 0, 2, 2, 1])
+    metric = ConditionalAccuracy(n_classes=4)
+    metric.update(predicted[:2], labels[:2])
+    metric.update(predicted[2:], labels[2:])
+    overall, per_class = metric.compute()
+    assert float(overall) == pytest.approx(4 / 6)
+    assert per_class[:3].tolist() == pytest.approx([1.0, 0.5, 2 / 3])
+    assert per_class[3].isnan()
 
 
 def test_evaluator_accepts_any_size_and_rgb() -> None:

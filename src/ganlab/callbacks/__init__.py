@@ -1,7 +1,7 @@
-"""Lightning callbacks that turn a training run into pictures a person can look at."""
+"""Lightning callbacks that turn a training run into pictures and numbers a person can read."""
 
-from ganlab.callbacks.conditional_accuracy import ConditionalAccuracy
+from ganlab.callbacks.generation_quality import GenerationQuality
 from ganlab.callbacks.loss_curves import LossCurves
 from ganlab.callbacks.sample_grid import SampleGrid
 
-__all__ = ["ConditionalAccuracy", "LossCurves", "SampleGrid"]
+__all__ = ["GenerationQuality", "LossCurves", "SampleGrid"]

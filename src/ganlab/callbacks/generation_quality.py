@@ -1,0 +1,128 @@
+"""Logs how good the generated digits are: ``val/cond_acc`` after every validation (it picks the
+best checkpoint), the rest of :data:`ganlab.metrics.KEYS` (``val/fid``, ``val/intra_fid``,
+``val/inception_score``, ``val/precision``, ``val/recall``) every ``every_n_epochs``, and all
+of them as ``test/...`` (on more samples, against the test split) after testing.
+
+The evaluator is the project's own MNIST classifier (trained once per data folder and cached);
+the images come from fixed noise so epochs are compared on equal terms. The evaluator's pass
+over the real validation images is made once per fit and kept. Under DDP each process measures
+its share of the real and generated images and torchmetrics sums the states.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from ganlab.errors import ConfigError
+from ganlab.metrics import KEYS
+from ganlab.metrics import GenerationQuality as QualityMetric
+from ganlab.metrics.conditional_accuracy import conditional_accuracy
+from ganlab.metrics.mnist_classifier import load_or_train_classifier
+from ganlab.sampling import class_grid_labels, generate
+
+
+def samples(
+    pl_module: L.LightningModule, per_class: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` images of each class from seeded noise, by the generator the model samples
+    with (its EMA copy when it keeps one), and their labels."""
+    labels = class_grid_labels(pl_module.n_classes, per_class, device=pl_module.device)
+    images = generate(pl_module.sampling_generator, labels, pl_module.latent_dim, seed=seed)
+    return images, labels
+
+
+class GenerationQuality(L.Callback):
+    def __init__(
+        self,
+        data_dir: str,
+        per_class: int = 100,
+        test_per_class: int = 1000,
+        every_n_epochs: int = 1,
+        seed: int = 1,
+        k: int = 3,
+        verify: bool = True,
+    ) -> None:
+        for name, value in (
+            ("per_class", per_class),
+            ("test_per_class", test_per_class),
+            ("every_n_epochs", every_n_epochs),
+            ("k", k),
+        ):
+            if value < 1:
+                raise ConfigError(f"callbacks.generation_quality.{name}={value} must be at least 1")
+        self.data_dir = data_dir
+        self.per_class = per_class
+        self.test_per_class = test_per_class
+        self.every_n_epochs = every_n_epochs
+        self.seed = seed
+        self.k = k
+        self.verify = verify
+        self.classifier: torch.nn.Module | None = None
+        self.val_quality: QualityMetric | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.classifier is None:
+            self.classifier, _ = load_or_train_classifier(self.data_dir, verify=self.verify)
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.val_quality = None  # a new fit may bring other validation data
+
+    def reference(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, dataset: Dataset
+    ) -> QualityMetric:
+        """A quality metric holding this process's share of the real images of ``dataset``."""
+        quality = QualityMetric(self.classifier, pl_module.n_classes, k=self.k)
+        quality.to(pl_module.device)
+        share = Subset(dataset, range(trainer.global_rank, len(dataset), trainer.world_size))
+        for images, labels in DataLoader(share, batch_size=quality.batch_size):
+            quality.update(images, labels, real=True)
+        return quality
+
+    def measure(
+        self,
+        quality: QualityMetric,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        per_class: int,
+        seed: int,
+    ) -> dict[str, float]:
+        """Every metric for ``per_class`` images per class drawn from seeded noise."""
+        images, labels = samples(pl_module, per_class, seed)
+        rank, world = trainer.global_rank, trainer.world_size
+        quality.reset()
+        quality.update(images[rank::world], labels[rank::world], real=False)
+        return quality.compute()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            self.classifier.to(pl_module.device)
+            images, labels = samples(pl_module, self.per_class, self.seed)
+            accuracy, _ = conditional_accuracy(self.classifier, images, labels, pl_module.n_classes)
+            pl_module.log("val/cond_acc", accuracy, prog_bar=True, sync_dist=True)
+            return
+        if self.val_quality is None:
+            self.val_quality = self.reference(trainer, pl_module, trainer.datamodule.data_val)
+        values = self.measure(self.val_quality, trainer, pl_module, self.per_class, self.seed)
+        self.log_all(pl_module, "val", values)
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # A different seed from validation: the best checkpoint was chosen on the validation noise.
+        quality = self.reference(trainer, pl_module, trainer.datamodule.data_test)
+        values = self.measure(quality, trainer, pl_module, self.test_per_class, self.seed + 1)
+        self.log_all(pl_module, "test", values)
+
+    @staticmethod
+    def log_all(pl_module: L.LightningModule, stage: str, values: dict[str, float]) -> None:
+        # The values are already the same on every process (torchmetrics summed the states);
+        # sync_dist only keeps Lightning from warning about epoch-level values under DDP.
+        for key in KEYS:
+            pl_module.log(
+                f"{stage}/{key}",
+                values[key],
+                prog_bar=stage == "val" and key == "cond_acc",
+                sync_dist=True,
+            )

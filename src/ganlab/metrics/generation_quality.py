@@ -1,0 +1,111 @@
+"""Every quality number of generated images against real ones, from one evaluator pass per batch.
+
+The evaluator's features feed the Fréchet distances and precision/recall, its logits feed
+conditional accuracy and the Inception-style score; nothing is computed twice. The real side
+survives ``reset()``: a training run measures its validation images once and compares each
+epoch's samples with them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+
+from ganlab.errors import ConfigError
+from ganlab.metrics.conditional_accuracy import ConditionalAccuracy
+from ganlab.metrics.frechet_distance import FrechetDistance, IntraClassFrechetDistance
+from ganlab.metrics.inception_score import InceptionScore
+from ganlab.metrics.mnist_classifier import MNISTClassifier, features_and_logits
+from ganlab.metrics.precision_recall import PrecisionRecall
+
+KEYS = ("cond_acc", "fid", "intra_fid", "inception_score", "precision", "recall")
+
+
+class GenerationQuality(Metric):
+    """``update(images, labels, real)`` with images in [-1, 1] (any size) and int64 labels;
+    ``compute()`` gives a flat dict of floats: :data:`KEYS` plus ``n_real`` and ``n_fake``."""
+
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(
+        self,
+        classifier: MNISTClassifier,
+        n_classes: int = 10,
+        k: int = 3,
+        batch_size: int = 256,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.classifier = classifier.eval()
+        self.n_classes = n_classes
+        self.k = k
+        self.batch_size = batch_size
+        num_features = classifier.head.in_features
+        self.cond_acc = ConditionalAccuracy(n_classes)
+        self.fid = FrechetDistance(num_features)
+        self.intra_fid = IntraClassFrechetDistance(n_classes, num_features)
+        self.inception_score = InceptionScore(n_classes)
+        self.precision_recall = PrecisionRecall(k)
+        self.add_state("n_real", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("n_fake", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, images: torch.Tensor, labels: torch.Tensor, real: bool) -> None:
+        if not len(labels):
+            return
+        if labels.min() < 0 or labels.max() >= self.n_classes:
+            raise ConfigError(
+                f"labels must lie in 0..{self.n_classes - 1}, the evaluator's classes; got "
+                f"{int(labels.min())}..{int(labels.max())}"
+            )
+        features, logits = features_and_logits(self.classifier, images, self.batch_size)
+        labels = labels.to(features.device)
+        self.fid.update(features, real=real)
+        self.intra_fid.update(features, labels, real=real)
+        self.precision_recall.update(features, real=real)
+        if real:
+            self.n_real += len(labels)
+        else:
+            self.cond_acc.update(logits.argmax(dim=1), labels)
+            self.inception_score.update(logits)
+            self.n_fake += len(labels)
+
+    def compute(self) -> dict[str, float]:
+        needed = self.k + 1
+        if self.n_real < needed or self.n_fake < needed:
+            raise ConfigError(
+                f"quality metrics need at least {needed} real and {needed} generated images "
+                f"(k={self.k} neighbours); got {int(self.n_real)} and {int(self.n_fake)}"
+            )
+        precision, recall = self.precision_recall.compute()
+        values = {
+            "cond_acc": self.cond_acc.compute()[0],
+            "fid": self.fid.compute(),
+            "intra_fid": self.intra_fid.compute()[0],
+            "inception_score": self.inception_score.compute(),
+            "precision": precision,
+            "recall": recall,
+        }
+        result = {key: float(value) for key, value in values.items()}
+        return {**result, "n_real": int(self.n_real), "n_fake": int(self.n_fake)}
+
+    def per_class(self) -> dict[str, list[float]]:
+        """Conditional accuracy and Fréchet distance of each class (NaN where undefined)."""
+        return {
+            "accuracy": self.cond_acc.compute()[1].tolist(),
+            "fid": self.intra_fid.compute()[1].tolist(),
+        }
+
+    def reset(self) -> None:
+        """Forget the generated images; the real side stays (build a new one for new data)."""
+        n_real = self.n_real
+        super().reset()
+        self.n_real = n_real
+        for metric in (
+            self.cond_acc,
+            self.fid,
+            self.intra_fid,
+            self.inception_score,
+            self.precision_recall,
+        ):
+            metric.reset()
