@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from ganlab.errors import CheckpointError, ConfigError
-from ganlab.losses import LeastSquaresLoss, NonSaturatingLoss
+from ganlab.losses import (
+    HingeLoss,
+    LeastSquaresLoss,
+    NonSaturatingLoss,
+    WassersteinGPLoss,
+    gradient_penalty,
+    r1_penalty,
+)
 from ganlab.networks import Discriminator, Generator, build_network, network_spec
+from ganlab.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
 @pytest.mark.parametrize(("channels", "img_size"), [(1, 28), (1, 32), (3, 32)])
@@ -79,3 +87,129 @@ def test_label_smoothing_changes_the_real_target() -> None:
     )
     with pytest.raises(ConfigError, match=r"real_label=1\.5"):
         NonSaturatingLoss(real_label=1.5)
+
+
+NETWORK_PAIRS = {
+    "mlp": lambda c, s: (
+        Generator(latent_dim=16, channels=c, img_size=s),
+        Discriminator(channels=c, img_size=s),
+    ),
+    "dcgan-projection": lambda c, s: (
+        DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
+        DCGANDiscriminator(channels=c, img_size=s, width=8),
+    ),
+    "dcgan-concat-sn": lambda c, s: (
+        DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
+        DCGANDiscriminator(
+            channels=c, img_size=s, width=8, conditioning="concat", spectral_norm=True
+        ),
+    ),
+}
+LOSSES = {
+    "least_squares": LeastSquaresLoss,
+    "non_saturating": NonSaturatingLoss,
+    "hinge": HingeLoss,
+    "wgan_gp": WassersteinGPLoss,
+}
+
+
+@pytest.mark.parametrize("pair", sorted(NETWORK_PAIRS))
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+@pytest.mark.parametrize(("channels", "img_size"), [(1, 28), (3, 32)])
+def test_every_network_pair_trains_with_every_loss(
+    pair: str, loss_name: str, channels: int, img_size: int
+) -> None:
+    torch.manual_seed(0)
+    gen, disc = NETWORK_PAIRS[pair](channels, img_size)
+    loss = LOSSES[loss_name]()
+    labels = torch.arange(6) % 10
+    fake = gen(torch.randn(6, 16), labels)
+    assert fake.shape == (6, channels, img_size, img_size) and fake.dtype == torch.float32
+    assert fake.min() >= -1 and fake.max() <= 1
+    real = torch.rand_like(fake) * 2 - 1
+    scores = disc(fake, labels)
+    assert scores.shape == (6,) and scores.dtype == torch.float32
+    g_loss = loss.generator_loss(scores)
+    g_loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in gen.parameters())
+    d_loss = loss.discriminator_loss(disc(real, labels), disc(fake.detach(), labels))
+    penalty = loss.discriminator_penalty(disc, real, fake, labels)
+    assert (penalty is not None) == (loss_name == "wgan_gp")
+    total = d_loss if penalty is None else d_loss + penalty
+    disc.zero_grad()
+    total.backward()
+    assert all(torch.isfinite(p.grad).all() for p in disc.parameters() if p.grad is not None)
+    assert torch.isfinite(total)
+
+
+def test_dcgan_generator_depends_on_the_label_and_rebuilds_from_its_spec() -> None:
+    torch.manual_seed(0)
+    gen = DCGANGenerator(latent_dim=8, img_size=28, width=8).eval()
+    noise = torch.randn(1, 8).repeat(2, 1)
+    with torch.no_grad():
+        a, b = gen(noise, torch.tensor([3, 5]))
+    assert not torch.allclose(a, b)
+    clone = build_network(network_spec(gen)).eval()
+    clone.load_state_dict(gen.state_dict())
+    assert torch.equal(clone(noise, torch.tensor([3, 5])), gen(noise, torch.tensor([3, 5])))
+
+
+@pytest.mark.parametrize("conditioning", ["projection", "concat"])
+def test_dcgan_discriminator_score_depends_on_the_label(conditioning: str) -> None:
+    torch.manual_seed(0)
+    disc = DCGANDiscriminator(img_size=28, width=8, conditioning=conditioning)
+    image = torch.rand(1, 1, 28, 28).repeat(2, 1, 1, 1)
+    a, b = disc(image, torch.tensor([1, 7]))
+    assert not torch.isclose(a, b)
+
+
+def test_dcgan_rejects_bad_sizes_and_conditioning() -> None:
+    with pytest.raises(ConfigError, match="divisible by 4"):
+        DCGANGenerator(img_size=30)
+    with pytest.raises(ConfigError, match="conditioning='film'"):
+        DCGANDiscriminator(conditioning="film")
+
+
+def test_hinge_loss_values() -> None:
+    loss = HingeLoss()
+    assert loss.discriminator_loss(torch.full((3,), 2.0), torch.full((3,), -2.0)) == 0
+    assert loss.discriminator_loss(torch.zeros(3), torch.zeros(3)) == pytest.approx(2.0)
+    assert loss.generator_loss(torch.tensor([1.0, 3.0])) == pytest.approx(-2.0)
+
+
+def test_wasserstein_loss_values_and_bad_weight() -> None:
+    loss = WassersteinGPLoss()
+    assert loss.discriminator_loss(torch.tensor([3.0]), torch.tensor([1.0])) == -2.0
+    assert loss.generator_loss(torch.tensor([1.0, 3.0])) == -2.0
+    assert WassersteinGPLoss(gp_weight=0).discriminator_penalty(None, None, None, None) is None
+    with pytest.raises(ConfigError, match="gp_weight=-1"):
+        WassersteinGPLoss(gp_weight=-1)
+
+
+def linear_critic(slope: float):
+    """D(x) = slope * sum(x): its input gradient has norm slope * sqrt(pixels) everywhere."""
+    return lambda images, labels: slope * images.flatten(1).sum(1)
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_grows_otherwise() -> None:
+    real, fake, labels = torch.rand(4, 1, 4, 4), torch.rand(4, 1, 4, 4), torch.zeros(4).long()
+    unit = 1 / math.sqrt(16)
+    assert gradient_penalty(linear_critic(unit), real, fake, labels) == pytest.approx(0, abs=1e-6)
+    assert gradient_penalty(linear_critic(3 * unit), real, fake, labels) == pytest.approx(4.0)
+
+
+def test_r1_penalty_values_and_gradients_reach_the_discriminator() -> None:
+    real, labels = torch.rand(4, 1, 4, 4), torch.zeros(4).long()
+    assert r1_penalty(linear_critic(0.5), real, labels) == pytest.approx(0.25 * 16)
+    torch.manual_seed(0)
+    disc = DCGANDiscriminator(img_size=8, width=4)
+    real = torch.rand(4, 1, 8, 8)
+    for penalty in (
+        r1_penalty(disc, real, labels),
+        gradient_penalty(disc, real, torch.rand_like(real), labels),
+    ):
+        disc.zero_grad()
+        penalty.backward()
+        grads = [p.grad for p in disc.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads)
+        assert any(g.abs().sum() > 0 for g in grads)
