@@ -75,7 +75,7 @@ def lightning_path(cfg, datamodule, batches: int) -> float:
     callbacks = [hydra.utils.instantiate(cfg.callbacks.rich_progress_bar), clock]
     trainer = L.Trainer(
         accelerator="cpu",
-        max_steps=batches * model.optimizer_steps_per_batch,
+        max_steps=model.optimizer_steps(batches),
         limit_val_batches=0,
         num_sanity_val_steps=0,
         logger=False,

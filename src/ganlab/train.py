@@ -86,7 +86,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.trainer,
         callbacks=callbacks,
         loggers=loggers or False,
-        optimizer_steps_per_batch=getattr(model, "optimizer_steps_per_batch", 1),
+        optimizer_steps=getattr(model, "optimizer_steps", None),
     )
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

@@ -13,6 +13,7 @@ import lightning as L
 from lightning.pytorch.loggers import WandbLogger
 
 from ganlab.utils.atomic import atomic_path
+from ganlab.utils.trainer import batches_done
 
 STEP_KEYS = ("train/g_loss_step", "train/d_loss_step")
 EPOCH_KEYS = ("train/g_loss_epoch", "train/d_loss_epoch", "val/g_loss", "val/d_loss")
@@ -28,7 +29,7 @@ class LossCurves(L.Callback):
         self.accuracy: list[tuple[int, float]] = []
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
-        batch_number = trainer.global_step // pl_module.optimizer_steps_per_batch
+        batch_number = batches_done(trainer)
         if batch_number % self.every_n_steps:
             return
         for key in STEP_KEYS:

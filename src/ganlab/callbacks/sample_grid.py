@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 from ganlab.sampling import image_grid, run_generator, save_grid
+from ganlab.utils.trainer import batches_done
 
 
 class SampleGrid(L.Callback):
@@ -23,14 +24,16 @@ class SampleGrid(L.Callback):
         epoch = trainer.current_epoch
         if not trainer.is_global_zero or (epoch + 1) % self.every_n_epochs:
             return
-        images = run_generator(pl_module.generator, pl_module.grid_noise, pl_module.grid_labels)
+        images = run_generator(
+            pl_module.sampling_generator, pl_module.grid_noise, pl_module.grid_labels
+        )
         per_row = pl_module.samples_per_class
         path = save_grid(images, self.output_dir / f"epoch_{epoch:03d}.png", per_row)
         save_grid(images, self.output_dir / "latest.png", per_row)
         caption = f"epoch {epoch}: one row per class 0-{pl_module.n_classes - 1}"
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                step = trainer.global_step // pl_module.optimizer_steps_per_batch
+                step = batches_done(trainer)
                 logger.log_image("samples", [str(path)], step=step, caption=[caption])
             elif isinstance(logger, TensorBoardLogger):
                 grid = image_grid(images, per_row)

@@ -1,12 +1,16 @@
 """Conditional GAN training with Lightning's manual optimisation.
 
 Lightning 2 dropped ``optimizer_idx``; with two optimisers the step is written out by hand:
-one generator update, then one discriminator update, each with only its own network's
-parameters requiring gradients (``toggle_optimizer``).
+a generator update (every ``n_critic``-th batch), then a discriminator update on every batch,
+each with only its own network's parameters requiring gradients (``toggle_optimizer``).
+Options that change the regimen, all off by default: an EMA copy of the generator that
+sampling and evaluation use, an R1 penalty, differentiable augmentation of everything the
+discriminator sees, and learning rates that decay linearly to zero over the planned run.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +18,11 @@ import lightning as L
 import torch
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from ganlab.errors import ConfigError
-from ganlab.losses import GANLoss
+from ganlab.losses import GANLoss, r1_penalty
+from ganlab.models.ema import check_decay, effective_decay, ema_copy, update_ema
 from ganlab.networks import network_spec
 from ganlab.sampling import class_grid_labels, sample_noise
 
@@ -26,9 +32,6 @@ CHECKPOINT_FORMAT = "ganlab.gan/1"
 
 class MNISTGANModel(L.LightningModule):
     """Class-conditional GAN: ``generator(noise, labels)`` vs ``discriminator(images, labels)``."""
-
-    # One generator step and one discriminator step per batch; Trainer's global_step counts both.
-    optimizer_steps_per_batch = 2
 
     def __init__(
         self,
@@ -43,6 +46,12 @@ class MNISTGANModel(L.LightningModule):
         img_size: int = 32,
         samples_per_class: int = 8,
         sample_seed: int = 0,
+        n_critic: int = 1,
+        ema_decay: float | None = None,
+        r1_gamma: float = 0.0,
+        augment: nn.Module | None = None,
+        lr_decay: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         if n_classes < 2:
@@ -61,6 +70,12 @@ class MNISTGANModel(L.LightningModule):
                 f"model.generator.latent_dim={generator.latent_dim} differs from "
                 f"model.latent_dim={latent_dim}"
             )
+        if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
+            raise ConfigError(f"model.n_critic={n_critic!r} must be a positive integer")
+        if r1_gamma < 0:
+            raise ConfigError(f"model.r1_gamma={r1_gamma} must be non-negative")
+        if ema_decay is not None:
+            check_decay(ema_decay)
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -72,6 +87,18 @@ class MNISTGANModel(L.LightningModule):
         self.channels = channels
         self.img_size = img_size
         self.samples_per_class = samples_per_class
+        self.n_critic = n_critic
+        self.r1_gamma = r1_gamma
+        self.augment = augment
+        self.ema_decay = ema_decay
+        self.ema_generator = ema_copy(generator) if ema_decay is not None else None
+        self.lr_decay = lr_decay
+        if channels_last:
+            # NHWC convolutions are ~1.4x faster on this CPU for the DCGAN pair (see docs).
+            self.to(memory_format=torch.channels_last)
+        # How many times the average was updated: drives the EMA warm-up; kept in checkpoints
+        # as a plain int (a tensor would cost a device sync on every read).
+        self.ema_updates = 0
         # Fixed noise and labels: the per-epoch sample grid shows the same latent points every
         # epoch, one row per class, so progress is visible and comparable across runs.
         self.register_buffer(
@@ -86,11 +113,45 @@ class MNISTGANModel(L.LightningModule):
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.generator(noise, labels)
 
-    def configure_optimizers(self) -> list[Optimizer]:
-        return [
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The network to draw samples from: the EMA copy when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def optimizer_steps(self, batches: int) -> int:
+        """Optimiser steps (Lightning's ``global_step``) after ``batches`` training batches."""
+        return batches + batches // self.n_critic
+
+    def _generator_steps_now(self) -> bool:
+        batch_number = self.trainer.fit_loop.epoch_loop.total_batch_idx + 1
+        return batch_number % self.n_critic == 0
+
+    def _score(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Discriminator scores, after augmentation when it is enabled."""
+        if self.augment is not None:
+            images = self.augment(images)
+        return self.discriminator(images, labels)
+
+    def configure_optimizers(self) -> list[Optimizer] | tuple[list[Optimizer], list[LRScheduler]]:
+        optimizers = [
             self.optimizer_g(params=self.generator.parameters()),
             self.optimizer_d(params=self.discriminator.parameters()),
         ]
+        if not self.lr_decay:
+            return optimizers
+        total = self._planned_batches()
+        schedulers = [
+            LambdaLR(opt, lambda batch: max(0.0, 1.0 - batch / total)) for opt in optimizers
+        ]
+        return optimizers, schedulers
+
+    def _planned_batches(self) -> int:
+        """Training batches this fit will run: the horizon of the learning-rate decay."""
+        trainer = self.trainer
+        total = trainer.estimated_stepping_batches  # batches x epochs, loads the data if needed
+        if trainer.max_steps > 0:  # counted in optimiser steps: convert back to batches
+            total = min(total, math.ceil(trainer.max_steps * self.n_critic / (self.n_critic + 1)))
+        return max(int(total), 1)
 
     def _fake_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` generated images of uniformly drawn classes, and those classes."""
@@ -112,31 +173,51 @@ class MNISTGANModel(L.LightningModule):
         real, labels = batch
         opt_g, opt_d = self.optimizers()
         n = real.size(0)
+        logs: dict[str, torch.Tensor] = {}
 
-        self.toggle_optimizer(opt_g)
-        fake, fake_labels = self._fake_batch(n)
-        g_loss = self.loss.generator_loss(self.discriminator(fake, fake_labels))
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
+        if self._generator_steps_now():
+            self.toggle_optimizer(opt_g)
+            fake, fake_labels = self._fake_batch(n)
+            g_loss = self.loss.generator_loss(self._score(fake, fake_labels))
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            opt_g.step()
+            self.untoggle_optimizer(opt_g)
+            if self.ema_generator is not None:
+                update_ema(
+                    self.ema_generator,
+                    self.generator,
+                    effective_decay(self.ema_decay, self.ema_updates),
+                )
+                self.ema_updates += 1
+            logs["train/g_loss"] = g_loss.detach()
+        else:
+            with torch.no_grad():
+                fake, fake_labels = self._fake_batch(n)
 
         self.toggle_optimizer(opt_d)
+        fake = fake.detach()
         d_loss = self.loss.discriminator_loss(
-            self.discriminator(real, labels), self.discriminator(fake.detach(), fake_labels)
+            self._score(real, labels), self._score(fake, fake_labels)
         )
+        d_total = d_loss
+        penalty = self.loss.discriminator_penalty(self._score, real, fake, labels)
+        if penalty is not None:
+            d_total = d_total + penalty
+            logs["train/d_penalty"] = penalty.detach()
+        if self.r1_gamma > 0:
+            r1 = r1_penalty(self._score, real, labels)
+            d_total = d_total + 0.5 * self.r1_gamma * r1
+            logs["train/r1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
+        self.manual_backward(d_total)
         opt_d.step()
         self.untoggle_optimizer(opt_d)
+        logs["train/d_loss"] = d_loss.detach()
+        for scheduler in self.lr_schedulers() or []:
+            scheduler.step()
 
-        self.log_dict(
-            {"train/g_loss": g_loss.detach(), "train/d_loss": d_loss.detach()},
-            on_step=True,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=n,
-        )
+        self.log_dict(logs, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
 
     def _evaluation_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
         real, labels = batch
@@ -162,4 +243,8 @@ class MNISTGANModel(L.LightningModule):
             "discriminator": network_spec(self.discriminator),
             "n_classes": self.n_classes,
             "latent_dim": self.latent_dim,
+            "ema_updates": self.ema_updates if self.ema_generator is not None else None,
         }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.ema_updates = checkpoint.get("ganlab", {}).get("ema_updates") or 0

@@ -3,11 +3,13 @@
 * ``gpus`` (Lightning 1.x) becomes ``accelerator``/``devices``; asking for GPUs that this
   machine does not have is a :class:`ConfigError`, not a CUDA traceback.
 * ``max_steps`` counts training batches. Lightning's ``global_step`` counts optimiser steps, and a
-  GAN batch makes one per optimiser, so the value is scaled before it reaches the Trainer.
+  GAN batch makes one per optimiser (fewer generator steps with ``n_critic``), so the value is
+  converted by the model's ``optimizer_steps`` before it reaches the Trainer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -62,7 +64,7 @@ def build_trainer(
     *,
     callbacks: list[Callback] | None = None,
     loggers: list[Logger] | bool = False,
-    optimizer_steps_per_batch: int = 1,
+    optimizer_steps: Callable[[int], int] | None = None,
 ) -> L.Trainer:
     options = (
         OmegaConf.to_container(trainer_cfg, resolve=True)
@@ -73,8 +75,8 @@ def build_trainer(
     options = translate_gpus(options)
     check_integer_options(options)
     max_steps = options.get("max_steps", -1)
-    if max_steps is not None and max_steps > 0:
-        options["max_steps"] = max_steps * optimizer_steps_per_batch
+    if max_steps is not None and max_steps > 0 and optimizer_steps is not None:
+        options["max_steps"] = optimizer_steps(max_steps)
     if options.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(
             f"trainer.accelerator={options['accelerator']} but no CUDA GPU is visible; "
@@ -86,3 +88,8 @@ def build_trainer(
         raise ConfigError(f"invalid trainer option: {error}") from error
     except (ValueError, RuntimeError) as error:
         raise ConfigError(f"invalid trainer configuration: {error}") from error
+
+
+def batches_done(trainer: L.Trainer) -> int:
+    """Training batches completed so far, across epochs: the step that loggers record."""
+    return trainer.fit_loop.epoch_loop.total_batch_idx + 1

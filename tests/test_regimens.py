@@ -1,0 +1,173 @@
+"""Training regimens: EMA of the generator, n_critic, R1, DiffAugment, inside real fits."""
+
+from __future__ import annotations
+
+import copy
+
+import hydra
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from ganlab.augmentations import DiffAugment
+from ganlab.augmentations.diff_augment import cutout, translation
+from ganlab.checkpoints import load_generator
+from ganlab.errors import ConfigError
+from ganlab.models.ema import effective_decay, ema_copy, update_ema
+from ganlab.train import instantiate, train
+
+
+def fit(cfg, batches: int, model: L.LightningModule | None = None):
+    model = model or hydra.utils.instantiate(cfg.model, _convert_="all")
+    datamodule = hydra.utils.instantiate(cfg.datamodule)
+    trainer = L.Trainer(
+        max_steps=model.optimizer_steps(batches),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
+    trainer.fit(model, datamodule=datamodule)
+    return trainer, model
+
+
+def test_ema_warms_up_then_holds_its_decay() -> None:
+    assert effective_decay(0.999, 0) == pytest.approx(0.1)
+    assert effective_decay(0.999, 90) == pytest.approx(0.91)
+    assert effective_decay(0.999, 100_000) == 0.999
+
+
+def test_ema_update_moves_parameters_part_way_and_copies_buffers() -> None:
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    average = ema_copy(net)
+    assert not any(p.requires_grad for p in average.parameters())
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+        net[1].running_mean.fill_(3.0)
+    before = [p.clone() for p in average.parameters()]
+    update_ema(average, net, decay=0.75)
+    for old, new, target in zip(before, average.parameters(), net.parameters(), strict=True):
+        assert torch.allclose(new, old + 0.25 * (target - old))
+    assert torch.equal(average[1].running_mean, net[1].running_mean)
+
+
+def test_ema_generator_differs_from_and_lags_the_raw_generator(make_cfg) -> None:
+    cfg = make_cfg("model.ema_decay=0.9")
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    start = copy.deepcopy(model.generator)
+    fit(cfg, batches=6, model=model)
+    raw = dict(model.generator.named_parameters())
+    ema = dict(model.ema_generator.named_parameters())
+    assert model.sampling_generator is model.ema_generator
+    assert model.ema_updates == 6
+    moved_raw = moved_ema = 0.0
+    for name, p in start.named_parameters():
+        assert not torch.equal(ema[name], raw[name]), name
+        moved_raw += (raw[name] - p).norm().item()
+        moved_ema += (ema[name] - p).norm().item()
+    assert 0 < moved_ema < moved_raw, "the average trails the raw weights"
+
+
+def test_checkpoints_and_exports_use_the_ema_generator(make_cfg, tmp_path) -> None:
+    cfg = make_cfg("model.ema_decay=0.9")
+    train(cfg)
+    generator, meta = load_generator(f"{cfg.paths.output_dir}/checkpoints/last.ckpt")
+    assert meta["ema_updates"] > 0
+    checkpoint = torch.load(
+        f"{cfg.paths.output_dir}/checkpoints/last.ckpt", weights_only=True, map_location="cpu"
+    )
+    for name, value in generator.state_dict().items():
+        assert torch.equal(value, checkpoint["state_dict"][f"ema_generator.{name}"])
+
+
+def test_n_critic_steps_the_discriminator_more_often(make_cfg) -> None:
+    cfg = make_cfg("model.n_critic=3")
+    torch.manual_seed(0)
+    trainer, model = fit(cfg, batches=7)
+    opt_g, opt_d = (opt.optimizer for opt in model.optimizers())
+    g_steps = max(s["step"] for s in opt_g.state.values())
+    d_steps = max(s["step"] for s in opt_d.state.values())
+    assert (int(g_steps), int(d_steps)) == (2, 7)
+    assert trainer.global_step == 9 == model.optimizer_steps(7)
+
+
+def test_bad_regimen_values_are_config_errors(make_cfg) -> None:
+    for override, message in [
+        ("model.n_critic=0", "n_critic=0"),
+        ("model.ema_decay=1.5", "ema_decay=1.5"),
+        ("model.r1_gamma=-1", "r1_gamma=-1"),
+        ("model.augment.policy=[rotate]", "unknown transforms"),
+    ]:
+        extra = ["model/augment=diff_augment"] if "augment" in override else []
+        cfg = make_cfg(*extra, override)
+        with pytest.raises(ConfigError, match=message):
+            instantiate(cfg.model, "model")
+
+
+def test_wgan_gp_r1_and_diffaugment_train_together(make_cfg) -> None:
+    cfg = make_cfg(
+        "model/generator=dcgan",
+        "model/discriminator=dcgan",
+        "model.generator.width=8",
+        "model.discriminator.width=8",
+        "model/loss=wgan_gp",
+        "model/augment=diff_augment",
+        "model.r1_gamma=1.0",
+        "model.n_critic=2",
+        "model.ema_decay=0.99",
+    )
+    metrics = train(cfg)
+    for key in ("train/d_penalty", "train/r1", "train/g_loss", "test/d_loss"):
+        assert torch.isfinite(torch.tensor(metrics[key])), key
+
+
+def test_translation_shifts_whole_images_and_fills_with_background() -> None:
+    torch.manual_seed(0)
+    images = torch.full((64, 1, 8, 8), -1.0)
+    images[:, :, 3:5, 3:5] = 1.0  # a 2x2 blob in the middle
+    moved = translation(images, ratio=0.25)
+    assert moved.shape == images.shape
+    assert (moved == 1).sum(dim=(1, 2, 3)).eq(4).all(), "the blob stays whole"
+    assert ((moved == 1) | (moved == -1)).all(), "pixels come in as background"
+    positions = {tuple(torch.nonzero(m[0] == 1)[0].tolist()) for m in moved}
+    assert len(positions) > 5, "different images move differently"
+
+
+def test_cutout_blanks_one_square_per_image() -> None:
+    torch.manual_seed(0)
+    images = torch.ones(16, 1, 8, 8)
+    out = cutout(images, ratio=0.5)
+    assert (out == -1).sum(dim=(1, 2, 3)).eq(16).all()
+
+
+def test_diffaugment_lets_gradients_through_to_the_generator() -> None:
+    images = torch.rand(4, 1, 8, 8, requires_grad=True)
+    DiffAugment(["brightness", "contrast", "translation", "cutout"])(images).sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+
+
+def test_lr_decay_reaches_zero_at_the_planned_end(make_cfg) -> None:
+    cfg = make_cfg("model.lr_decay=true")
+    _, model = fit(cfg, batches=4)
+    for optimizer in model.optimizers():
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+    for scheduler in model.lr_schedulers():
+        assert [scheduler.lr_lambdas[0](b) for b in (0, 1, 2, 4)] == [1.0, 0.75, 0.5, 0.0]
+
+
+def test_channels_last_keeps_the_numbers_and_changes_the_layout(make_cfg) -> None:
+    dcgan = ("model/generator=dcgan", "model/discriminator=dcgan", "model.generator.width=8")
+    torch.manual_seed(0)
+    plain = instantiate(make_cfg(*dcgan).model, "model")
+    torch.manual_seed(0)
+    nhwc = instantiate(make_cfg(*dcgan, "model.channels_last=true").model, "model")
+    conv = nhwc.generator.upsample[1].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.generator.upsample[1].weight.is_contiguous(memory_format=torch.channels_last)
+    noise, labels = torch.randn(4, plain.latent_dim), torch.arange(4)
+    plain.eval(), nhwc.eval()
+    assert torch.allclose(plain.generator(noise, labels), nhwc.generator(noise, labels), atol=1e-5)
