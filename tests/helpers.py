@@ -36,3 +36,24 @@ def make_tiny_mnist(data_dir: Path, n_train: int = 128, n_test: int = 32, seed: 
 
 def real_mnist_available() -> bool:
     return all((raw_dir(REAL_DATA_DIR) / name).is_file() for name in RAW_FILES)
+
+
+def fit_batches(cfg, batches: int, model=None):
+    """``Trainer.fit`` of ``cfg``'s model (or ``model``) for ``batches`` training batches, with
+    no validation, logging or checkpoints: for tests that inspect the networks afterwards."""
+    import hydra
+    import lightning as L
+
+    model = model or hydra.utils.instantiate(cfg.model, _convert_="all")
+    datamodule = hydra.utils.instantiate(cfg.datamodule)
+    trainer = L.Trainer(
+        max_steps=model.optimizer_steps(batches),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
+    trainer.fit(model, datamodule=datamodule)
+    return trainer, model

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import hydra
-import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -16,22 +15,7 @@ from ganlab.checkpoints import load_generator
 from ganlab.errors import ConfigError
 from ganlab.models.ema import effective_decay, ema_copy, update_ema
 from ganlab.train import instantiate, train
-
-
-def fit(cfg, batches: int, model: L.LightningModule | None = None):
-    model = model or hydra.utils.instantiate(cfg.model, _convert_="all")
-    datamodule = hydra.utils.instantiate(cfg.datamodule)
-    trainer = L.Trainer(
-        max_steps=model.optimizer_steps(batches),
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        accelerator="cpu",
-    )
-    trainer.fit(model, datamodule=datamodule)
-    return trainer, model
+from tests.helpers import fit_batches
 
 
 def test_ema_warms_up_then_holds_its_decay() -> None:
@@ -59,7 +43,7 @@ def test_ema_generator_differs_from_and_lags_the_raw_generator(make_cfg) -> None
     cfg = make_cfg("model.ema_decay=0.9")
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     start = copy.deepcopy(model.generator)
-    fit(cfg, batches=6, model=model)
+    fit_batches(cfg, batches=6, model=model)
     raw = dict(model.generator.named_parameters())
     ema = dict(model.ema_generator.named_parameters())
     assert model.sampling_generator is model.ema_generator
@@ -87,7 +71,7 @@ def test_checkpoints_and_exports_use_the_ema_generator(make_cfg, tmp_path) -> No
 def test_n_critic_steps_the_discriminator_more_often(make_cfg) -> None:
     cfg = make_cfg("model.n_critic=3")
     torch.manual_seed(0)
-    trainer, model = fit(cfg, batches=7)
+    trainer, model = fit_batches(cfg, batches=7)
     opt_g, opt_d = (opt.optimizer for opt in model.optimizers())
     g_steps = max(s["step"] for s in opt_g.state.values())
     d_steps = max(s["step"] for s in opt_d.state.values())
@@ -152,7 +136,7 @@ def test_diffaugment_lets_gradients_through_to_the_generator() -> None:
 
 def test_lr_decay_reaches_zero_at_the_planned_end(make_cfg) -> None:
     cfg = make_cfg("model.lr_decay=true")
-    _, model = fit(cfg, batches=4)
+    _, model = fit_batches(cfg, batches=4)
     for optimizer in model.optimizers():
         assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
     for scheduler in model.lr_schedulers():
@@ -171,3 +155,17 @@ def test_channels_last_keeps_the_numbers_and_changes_the_layout(make_cfg) -> Non
     noise, labels = torch.randn(4, plain.latent_dim), torch.arange(4)
     plain.eval(), nhwc.eval()
     assert torch.allclose(plain.generator(noise, labels), nhwc.generator(noise, labels), atol=1e-5)
+
+
+def test_the_dcgan_recipe_trains_in_bf16_and_its_ema_generator_exports_to_onnx(
+    make_cfg, tmp_path
+) -> None:
+    from ganlab.deploy.onnx_export import export_onnx
+
+    cfg = make_cfg("experiment=train_mnist_dcgan", "trainer.max_steps=2", "trainer.max_epochs=1")
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.model.channels_last
+    metrics = train(cfg)
+    assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("test/fid", "train/d_loss"))
+    checkpoint = f"{cfg.paths.output_dir}/checkpoints/last.ckpt"
+    export_onnx(checkpoint, tmp_path / "g.onnx", parity_batch_sizes=(1, 7))
+    assert (tmp_path / "g.onnx").stat().st_size > 10_000

@@ -13,6 +13,7 @@ from ganlab.checkpoints import load_checkpoint, load_generator, load_network
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.generate import generate_images
 from ganlab.train import train
+from tests.helpers import fit_batches
 
 
 def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
@@ -24,22 +25,11 @@ def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
 
 def test_one_batch_updates_both_networks(make_cfg) -> None:
     import hydra
-    import lightning as L
 
     cfg = make_cfg()
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
-    datamodule = hydra.utils.instantiate(cfg.datamodule)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = L.Trainer(
-        max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        accelerator="cpu",
-    )
-    trainer.fit(model, datamodule=datamodule)
+    trainer, _ = fit_batches(cfg, 1, model)
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert any(k.startswith("generator.model") for k in changed)
     assert any(k.startswith("discriminator.model") for k in changed)
