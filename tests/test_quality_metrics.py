@@ -402,3 +402,24 @@ def test_evaluate_bad_input_is_one_line(capsys, tmp_path: Path, tiny_data_dir: P
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, images=np.zeros((6, 28, 28), np.uint8), labels=np.array([1, 2, 3, 4, 5, 12]))
     assert_one_line_exit(capsys, [str(wrong), *data], "labels must lie in 0..9")
+
+
+def test_measuring_quality_does_not_change_the_training_run(make_cfg) -> None:
+    """The metrics draw no numbers from the global RNG, so a seeded run trains the same
+    weights with or without them (validation runs between the two epochs)."""
+    weights = []
+    for name, extra in (
+        ("with", []),
+        (
+            "without",
+            ["~callbacks.generation_quality", "callbacks.model_checkpoint.monitor=val/g_loss"],
+        ),
+    ):
+        cfg = make_cfg("trainer.max_epochs=2", "test=false", *extra, name=name)
+        train(cfg)
+        checkpoint = torch.load(
+            Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True
+        )
+        weights.append(checkpoint["state_dict"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

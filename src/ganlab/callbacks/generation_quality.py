@@ -76,7 +76,10 @@ class GenerationQuality(L.Callback):
         quality = QualityMetric(self.classifier, pl_module.n_classes, k=self.k)
         quality.to(pl_module.device)
         share = Subset(dataset, range(trainer.global_rank, len(dataset), trainer.world_size))
-        for images, labels in DataLoader(share, batch_size=quality.batch_size):
+        # A loader of its own generator: even unshuffled, a DataLoader draws its base seed from
+        # the global RNG, which would change the training run's randomness.
+        loader = DataLoader(share, batch_size=quality.batch_size, generator=torch.Generator())
+        for images, labels in loader:
             quality.update(images, labels, real=True)
         return quality
 

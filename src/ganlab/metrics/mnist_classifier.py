@@ -155,7 +155,10 @@ def load_or_train_classifier(
     if verify:
         ensure_mnist(data_dir)
     log.info("Training the MNIST evaluator classifier (once per data folder) ...")
-    model, info = train_classifier(data_dir, epochs=epochs)
+    # Its own seed without touching the caller's: a training run that trains the evaluator on
+    # first use must draw the same random numbers as one that finds it cached.
+    with torch.random.fork_rng():
+        model, info = train_classifier(data_dir, epochs=epochs)
     log.info(
         "Evaluator test accuracy %.4f after %.0f s", info["test_accuracy"], info["train_seconds"]
     )
