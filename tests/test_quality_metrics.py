@@ -28,7 +28,8 @@ from ganlab.metrics.mnist_classifier import (
 from ganlab.metrics.precision_recall import PrecisionRecall, knn_radii
 from ganlab.sampling import class_grid_labels
 from ganlab.train import train
-from tests.helpers import REAL_DATA_DIR, real_mnist_available
+from tests.conftest import compose_train_config, tiny_overrides
+from tests.helpers import REAL_DATA_DIR, make_tiny_mnist, real_mnist_available
 
 
 def cloud(n: int, dim: int = 8, centre: float = 0.0, seed: int = 0) -> torch.Tensor:
@@ -404,22 +405,29 @@ def test_evaluate_bad_input_is_one_line(capsys, tmp_path: Path, tiny_data_dir: P
     assert_one_line_exit(capsys, [str(wrong), *data], "labels must lie in 0..9")
 
 
-def test_measuring_quality_does_not_change_the_training_run(make_cfg) -> None:
+def test_measuring_quality_does_not_change_the_training_run(tmp_path: Path) -> None:
     """The metrics draw no numbers from the global RNG, so a seeded run trains the same
     weights with or without them (validation runs between the two epochs)."""
+    data_dir = make_tiny_mnist(tmp_path / "data")  # no cached evaluator yet
     weights = []
+    # Both cases: the evaluator trained during the first run, and loaded from its cache.
     for name, extra in (
+        ("with, evaluator trained", []),
         ("with", []),
         (
             "without",
             ["~callbacks.generation_quality", "callbacks.model_checkpoint.monitor=val/g_loss"],
         ),
     ):
-        cfg = make_cfg("trainer.max_epochs=2", "test=false", *extra, name=name)
+        out = tmp_path / name.replace(" ", "_").replace(",", "")
+        out.mkdir()
+        overrides = [*tiny_overrides(data_dir), "trainer.max_epochs=2", "test=false", *extra]
+        cfg = compose_train_config(out, overrides)
         train(cfg)
         checkpoint = torch.load(
             Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", weights_only=True
         )
         weights.append(checkpoint["state_dict"])
-    assert weights[0].keys() == weights[1].keys()
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    for other in weights[1:]:
+        assert other.keys() == weights[0].keys()
+        assert all(torch.equal(weights[0][k], other[k]) for k in weights[0])

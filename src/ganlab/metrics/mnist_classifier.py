@@ -139,8 +139,20 @@ def train_classifier(
 def load_or_train_classifier(
     data_dir: str | os.PathLike, verify: bool = True, epochs: int = 2
 ) -> tuple[MNISTClassifier, dict[str, Any]]:
-    """The cached evaluator for ``data_dir``, trained (and cached atomically) on first use."""
-    path = Path(data_dir) / CACHE_NAME
+    """The cached evaluator for ``data_dir``, trained (and cached atomically) on first use.
+
+    The caller's random state is left as it was: building the network draws initial weights,
+    and training reseeds; a seeded training run that loads the evaluator, or trains it on first
+    use, must draw the same random numbers as one without it.
+    """
+    with torch.random.fork_rng():
+        return _load_or_train(Path(data_dir), verify, epochs)
+
+
+def _load_or_train(
+    data_dir: Path, verify: bool, epochs: int
+) -> tuple[MNISTClassifier, dict[str, Any]]:
+    path = data_dir / CACHE_NAME
     if path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -155,10 +167,7 @@ def load_or_train_classifier(
     if verify:
         ensure_mnist(data_dir)
     log.info("Training the MNIST evaluator classifier (once per data folder) ...")
-    # Its own seed without touching the caller's: a training run that trains the evaluator on
-    # first use must draw the same random numbers as one that finds it cached.
-    with torch.random.fork_rng():
-        model, info = train_classifier(data_dir, epochs=epochs)
+    model, info = train_classifier(data_dir, epochs=epochs)
     log.info(
         "Evaluator test accuracy %.4f after %.0f s", info["test_accuracy"], info["train_seconds"]
     )
