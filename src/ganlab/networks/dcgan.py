@@ -40,7 +40,7 @@ class DCGANGenerator(nn.Module):
         latent_dim: int = 100,
         channels: int = 1,
         img_size: int = 28,
-        width: int = 64,
+        width: int = 32,
         embedding_dim: int = 32,
     ) -> None:
         super().__init__()
@@ -91,7 +91,7 @@ class DCGANDiscriminator(nn.Module):
         n_classes: int = 10,
         channels: int = 1,
         img_size: int = 28,
-        width: int = 64,
+        width: int = 32,
         conditioning: str = "projection",
         spectral_norm: bool = False,
     ) -> None:
