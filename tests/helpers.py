@@ -1,11 +1,16 @@
-"""Test helpers that build tiny MNIST files in the real IDX format."""
+"""Test helpers: tiny MNIST files in the real IDX format, command-line runs, a shard recorder."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 
 from ganlab.data.mnist_files import RAW_FILES, raw_dir
@@ -57,3 +62,65 @@ def fit_batches(cfg, batches: int, model=None):
     )
     trainer.fit(model, datamodule=datamodule)
     return trainer, model
+
+
+def script(name: str) -> str:
+    """A console script installed next to this interpreter (the project's virtualenv)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def run(args: list[str], cwd: Path, data_dir: Path | None = None, timeout: int = 300):
+    if not args[0].endswith(("python", "python3")) and not os.path.isabs(args[0]):
+        args = [script(args[0]), *args[1:]]
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
+    if data_dir is not None:
+        env["GANLAB_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def tiny_cli_overrides() -> list[str]:
+    return [
+        "datamodule.verify=false",
+        f"datamodule.train_val_test_split=[{','.join(map(str, TINY_SPLIT))}]",
+        "callbacks.generation_quality.per_class=4",
+        "callbacks.generation_quality.test_per_class=4",
+        "extras.print_config=false",
+        "logger=csv",
+    ]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def image_fingerprint(image) -> str:
+    """A short hash of one image tensor's bytes: identifies a training example across processes."""
+    return hashlib.sha1(image.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()[
+        :16
+    ]
+
+
+class ShardRecorder(L.Callback):
+    """Test callback for DDP runs: each process writes ``rank<N>.json`` with the fingerprints of
+    the training images it was given, per epoch, and its generator's weights at the end."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir = Path(out_dir)
+        self.seen: dict[int, list[str]] = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        prints = [image_fingerprint(image) for image in batch[0]]
+        self.seen.setdefault(trainer.current_epoch, []).extend(prints)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        weights = [p.detach().double().flatten().tolist() for p in pl_module.generator.parameters()]
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        record = {"world_size": trainer.world_size, "seen": self.seen, "generator": weights}
+        (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,43 +10,7 @@ import numpy as np
 import pytest
 
 from ganlab.train import train
-from tests.helpers import REPO_ROOT, TINY_SPLIT
-
-
-def script(name: str) -> str:
-    """A console script installed next to this interpreter (the project's virtualenv)."""
-    return str(Path(sys.executable).parent / name)
-
-
-def run(args: list[str], cwd: Path, data_dir: Path | None = None, timeout: int = 300):
-    if not args[0].endswith(("python", "python3")) and not os.path.isabs(args[0]):
-        args = [script(args[0]), *args[1:]]
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", PYTHONUNBUFFERED="1")
-    if data_dir is not None:
-        env["GANLAB_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def tiny_cli_overrides() -> list[str]:
-    return [
-        "datamodule.verify=false",
-        f"datamodule.train_val_test_split=[{','.join(map(str, TINY_SPLIT))}]",
-        "callbacks.generation_quality.per_class=4",
-        "callbacks.generation_quality.test_per_class=4",
-        "extras.print_config=false",
-        "logger=csv",
-    ]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0]
+from tests.helpers import REPO_ROOT, assert_one_line_error, run, tiny_cli_overrides
 
 
 def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> None:
@@ -69,29 +32,6 @@ def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> No
     assert (runs[0] / "samples" / "epoch_000.png").is_file()
     config = (runs[0] / ".hydra" / "config.yaml").read_text()
     assert "batch_size: 32" in config and "max_epochs: 1" in config
-
-
-def test_two_process_ddp_on_cpu_writes_one_run(tmp_path: Path, tiny_data_dir: Path) -> None:
-    """The README's multi-GPU recipe, simulated with 2 CPU processes (gloo): one Hydra run
-    folder, one W&B run, sample grids and checkpoints written once, by rank 0."""
-    command = [sys.executable, str(REPO_ROOT / "run.py"), "trainer.accelerator=cpu"]
-    command += ["trainer.devices=2", "trainer.strategy=ddp_find_unused_parameters_true"]
-    command += ["trainer.max_epochs=1", "datamodule.batch_size=16", *tiny_cli_overrides()]
-    command += ["logger=wandb"]
-    result = run(command, tmp_path, tiny_data_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "GLOBAL_RANK: 1" in result.stderr + result.stdout
-    (run_dir,) = (tmp_path / "logs" / "train" / "runs").iterdir()
-    assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
-    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == [
-        "epoch_000.png",
-        "latest.png",
-    ]
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
-        "epoch_000.ckpt",
-        "last.ckpt",
-    ]
-    assert [p.name for p in run_dir.glob(".hydra*")] == [".hydra"]
 
 
 def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -> None:

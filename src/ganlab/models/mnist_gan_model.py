@@ -3,6 +3,8 @@
 Lightning 2 dropped ``optimizer_idx``; with two optimisers the step is written out by hand:
 a generator update (every ``n_critic``-th batch), then a discriminator update on every batch,
 each with only its own network's parameters requiring gradients (``toggle_optimizer``).
+Under DDP the model averages each optimiser's gradients itself (see ``utils/distributed.py``),
+so plain ``strategy=ddp`` works without ``find_unused_parameters``.
 Options that change the regimen, all off by default: an EMA copy of the generator that
 sampling and evaluation use, an R1 penalty, differentiable augmentation of everything the
 discriminator sees, and learning rates that decay linearly to zero over the planned run.
@@ -25,6 +27,11 @@ from ganlab.losses import GANLoss, r1_penalty
 from ganlab.models.ema import check_decay, effective_decay, ema_copy, update_ema
 from ganlab.networks import network_spec
 from ganlab.sampling import class_grid_labels, sample_noise
+from ganlab.utils.distributed import (
+    average_gradients,
+    scaled_learning_rate,
+    take_over_gradient_sync,
+)
 
 OptimizerFactory = Callable[..., Optimizer]
 CHECKPOINT_FORMAT = "ganlab.gan/1"
@@ -52,6 +59,7 @@ class MNISTGANModel(L.LightningModule):
         augment: nn.Module | None = None,
         lr_decay: bool = False,
         channels_last: bool = False,
+        lr_scaling: str = "none",
     ) -> None:
         super().__init__()
         if n_classes < 2:
@@ -76,6 +84,7 @@ class MNISTGANModel(L.LightningModule):
             raise ConfigError(f"model.r1_gamma={r1_gamma} must be non-negative")
         if ema_decay is not None:
             check_decay(ema_decay)
+        scaled_learning_rate(1.0, 1, lr_scaling)  # rejects an unknown rule now, not at fit
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -93,6 +102,8 @@ class MNISTGANModel(L.LightningModule):
         self.ema_decay = ema_decay
         self.ema_generator = ema_copy(generator) if ema_decay is not None else None
         self.lr_decay = lr_decay
+        self.lr_scaling = lr_scaling
+        self._average_gradients = False  # true while training under DDP
         if channels_last:
             # NHWC convolutions are ~1.4x faster on this CPU for the DCGAN pair (see docs).
             self.to(memory_format=torch.channels_last)
@@ -137,6 +148,10 @@ class MNISTGANModel(L.LightningModule):
             self.optimizer_g(params=self.generator.parameters()),
             self.optimizer_d(params=self.discriminator.parameters()),
         ]
+        world_size = getattr(self._trainer, "world_size", 1)
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = scaled_learning_rate(group["lr"], world_size, self.lr_scaling)
         if not self.lr_decay:
             return optimizers
         total = self._planned_batches()
@@ -152,6 +167,11 @@ class MNISTGANModel(L.LightningModule):
         if trainer.max_steps > 0:  # counted in optimiser steps: convert back to batches
             total = min(total, math.ceil(trainer.max_steps * self.n_critic / (self.n_critic + 1)))
         return max(int(total), 1)
+
+    def _step(self, optimizer: Optimizer, network: nn.Module) -> None:
+        if self._average_gradients:
+            average_gradients(network.parameters())
+        optimizer.step()
 
     def _fake_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` generated images of uniformly drawn classes, and those classes."""
@@ -172,6 +192,7 @@ class MNISTGANModel(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         real, labels = batch
         opt_g, opt_d = self.optimizers()
+        self._average_gradients = take_over_gradient_sync(self.trainer.strategy.model)
         n = real.size(0)
         logs: dict[str, torch.Tensor] = {}
 
@@ -181,7 +202,7 @@ class MNISTGANModel(L.LightningModule):
             g_loss = self.loss.generator_loss(self._score(fake, fake_labels))
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
-            opt_g.step()
+            self._step(opt_g, self.generator)
             self.untoggle_optimizer(opt_g)
             if self.ema_generator is not None:
                 update_ema(
@@ -211,7 +232,7 @@ class MNISTGANModel(L.LightningModule):
             logs["train/r1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_total)
-        opt_d.step()
+        self._step(opt_d, self.discriminator)
         self.untoggle_optimizer(opt_d)
         logs["train/d_loss"] = d_loss.detach()
         for scheduler in self.lr_schedulers() or []:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from datetime import datetime
 
 import rich
 import rich.syntax
@@ -16,6 +18,25 @@ GROUPS_FIRST = ("datamodule", "model", "callbacks", "logger", "trainer", "paths"
 
 # `experiment=train_mnist_gan.yaml` (the assignment's spelling): Hydra wants a config name.
 _GROUP_OVERRIDE_WITH_SUFFIX = re.compile(r"^([+~]{0,2}[\w/.-]+=)([\w/.-]+)\.ya?ml$")
+
+
+def run_id() -> str:
+    """The run folder's name: a timestamp, or under ``torchrun`` the rendezvous id.
+
+    torchrun starts every process itself, and each composes its own Hydra config; a timestamp
+    would give each process (on each node) a run folder of its own. The rendezvous id is the
+    same in all of them (``--rdzv-id``; ``--standalone`` draws one).
+    """
+    rendezvous = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+    if rendezvous != "none":
+        return f"torchrun_{rendezvous}"
+    return datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def register_resolvers() -> None:
+    """``${run_id:}`` for the Hydra config (idempotent)."""
+    if not OmegaConf.has_resolver("run_id"):
+        OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
 
 
 def normalise_argv(argv: list[str] | None = None) -> list[str]:
