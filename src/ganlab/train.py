@@ -29,13 +29,19 @@ from ganlab.errors import (
     report_and_exit,
 )
 from ganlab.utils.atomic import atomic_path
-from ganlab.utils.config import check_overrides, normalise_argv, print_config_tree
+from ganlab.utils.config import (
+    check_overrides,
+    normalise_argv,
+    print_config_tree,
+    register_resolvers,
+)
 from ganlab.utils.trainer import build_trainer
 
 log = logging.getLogger(__name__)
 # The data set is a tensor in memory: worker processes would only add start-up and copies.
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 CONFIG_DIR = str(Path(__file__).parent / "configs")
+register_resolvers()
 
 
 def instantiate(cfg: Any, what: str) -> Any:
@@ -68,8 +74,30 @@ def _best_or_last(callbacks: list[Callback]) -> str | None:
     return None
 
 
+def objective(
+    cfg: DictConfig, metrics: dict[str, float], callbacks: list[Callback]
+) -> float | None:
+    """The value a hyperparameter sweep optimises: ``cfg.optimized_metric`` at its best epoch
+    (the score of the checkpoint that monitors it), else its last validated value."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    for callback in callbacks:
+        if (
+            isinstance(callback, ModelCheckpoint)
+            and callback.monitor == name
+            and callback.best_model_score is not None
+        ):
+            return float(callback.best_model_score)
+    if name not in metrics:
+        available = ", ".join(sorted(metrics)) or "none"
+        raise ConfigError(f"optimized_metric={name} was not logged; logged metrics: {available}")
+    return metrics[name]
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and test) the configured model; return the final metrics as plain floats."""
+    """Fit (and test) the configured model; return the final metrics as plain floats, plus
+    ``objective`` when ``cfg.optimized_metric`` names one for a sweep."""
     if cfg.get("extras", {}).get("print_config"):
         print_config_tree(cfg)
     if cfg.get("seed") is not None:
@@ -96,6 +124,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - started
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    target = objective(cfg, metrics, callbacks) if cfg.get("train", True) else None
     if cfg.get("test", False):
         best = _best_or_last(callbacks)
         if best and not trainer.fast_dev_run:
@@ -110,6 +139,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         "fit_seconds": round(fit_seconds, 1),
         "epochs": trainer.current_epoch,
     }
+    if target is not None:
+        metrics["objective"] = summary["objective"] = target
+        summary["optimized_metric"] = cfg.optimized_metric
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero and output_dir.is_dir():
         with atomic_path(output_dir / "summary.json") as tmp:
@@ -125,9 +157,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def _hydra_main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> float | None:
     try:
-        train(cfg)
+        return train(cfg).get("objective")
     except GanLabError as error:
         report_and_exit(error)
     except OSError as error:
