@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset, default_collate
 
 from ganlab.data import mnist_files
-from ganlab.data.mnist_datamodule import MNISTDataModule
+from ganlab.data.mnist_datamodule import MNISTDataModule, batch_loader, keep_batch
 from ganlab.data.mnist_files import RAW_FILES, ensure_mnist, raw_dir, verify_raw_files
 from ganlab.errors import ConfigError, DataFileError
 from tests.helpers import TINY_SPLIT, make_tiny_mnist
@@ -35,6 +36,20 @@ def test_tiny_data_loads_split_and_scales(tiny_data_dir: Path) -> None:
     assert images.shape == (16, 1, 32, 32) and images.dtype == torch.float32
     assert -1.0 <= images.min() < 0 < images.max() <= 1.0
     assert labels.dtype == torch.int64 and labels.min() >= 0 and labels.max() <= 9
+
+
+def test_batches_are_cut_from_the_tensors_in_sampler_order(tiny_data_dir: Path) -> None:
+    """One indexing operation per batch gives exactly what per-sample collation would."""
+    dm = tiny_module(tiny_data_dir)
+    dm.setup()
+    loader = dm.val_dataloader()
+    assert loader.collate_fn is keep_batch
+    samples = [dm.data_val[i] for i in range(len(dm.data_val))]
+    expected = [default_collate(samples[i : i + 16]) for i in range(0, len(samples), 16)]
+    for (images, labels), (want_images, want_labels) in zip(loader, expected, strict=True):
+        assert torch.equal(images, want_images) and torch.equal(labels, want_labels)
+    plain = TensorDataset(torch.zeros(4, 2), torch.arange(4))
+    assert [b[1].tolist() for b in batch_loader(plain, batch_size=2)] == [[0, 1], [2, 3]]
 
 
 def test_native_size_skips_resizing(tiny_data_dir: Path) -> None:

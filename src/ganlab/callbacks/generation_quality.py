@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
+from ganlab.data.mnist_datamodule import batch_loader
 from ganlab.errors import ConfigError
 from ganlab.metrics import KEYS
 from ganlab.metrics import GenerationQuality as QualityMetric
@@ -78,7 +79,7 @@ class GenerationQuality(L.Callback):
         share = Subset(dataset, range(trainer.global_rank, len(dataset), trainer.world_size))
         # A loader of its own generator: even unshuffled, a DataLoader draws its base seed from
         # the global RNG, which would change the training run's randomness.
-        loader = DataLoader(share, batch_size=quality.batch_size, generator=torch.Generator())
+        loader = batch_loader(share, batch_size=quality.batch_size, generator=torch.Generator())
         for images, labels in loader:
             quality.update(images, labels, real=True)
         return quality

@@ -1,23 +1,55 @@
 """MNIST as a LightningDataModule, held in memory as tensors normalised once.
 
 The whole set is 70k images of 28x28 bytes (55 MB), so it is decoded, resized and scaled to
-[-1, 1] once at ``setup`` instead of per sample on every epoch.
+[-1, 1] once at ``setup`` instead of per sample on every epoch, and batches are cut from those
+tensors with one indexing operation each instead of being collated from single samples.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 
 from ganlab.data.mnist_files import FIX_HINT, ensure_mnist, raw_dir
 from ganlab.errors import ConfigError, DataFileError
 
 N_CLASSES = 10
+
+
+class InMemoryDataset(TensorDataset):
+    """Tensors in memory that hand out a whole batch per indexing operation.
+
+    The DataLoader calls ``__getitems__`` with a batch's indices when a dataset has it (also
+    through ``Subset``), so a batch costs one ``tensor[indices]`` per tensor rather than 64
+    single-sample lookups and a ``torch.stack``. Samplers are unchanged, so shuffling and
+    Lightning's ``DistributedSampler`` work as usual.
+    """
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return tuple(tensor[index] for tensor in self.tensors)
+
+
+def keep_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """collate_fn for :class:`InMemoryDataset`: its batches are already stacked."""
+    return batch
+
+
+def batch_loader(dataset: Dataset, **options: Any) -> DataLoader:
+    """A DataLoader over ``dataset``; batches of an :class:`InMemoryDataset` (or a subset of
+    one) are taken as they come, anything else is collated as usual."""
+    root = dataset
+    while isinstance(root, Subset):
+        root = root.dataset
+    if isinstance(root, InMemoryDataset):
+        options.setdefault("collate_fn", keep_batch)
+    return DataLoader(dataset, **options)
 
 
 def read_idx(path: Path) -> torch.Tensor:
@@ -109,8 +141,8 @@ class MNISTDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.data_train is not None:
             return
-        fit_pool = TensorDataset(*load_split(self.data_dir, "train", self.img_size))
-        test_set = TensorDataset(*load_split(self.data_dir, "test", self.img_size))
+        fit_pool = InMemoryDataset(*load_split(self.data_dir, "train", self.img_size))
+        test_set = InMemoryDataset(*load_split(self.data_dir, "test", self.img_size))
         n_train, n_val, n_test = self.split
         if n_train + n_val > len(fit_pool) or n_test > len(test_set):
             raise ConfigError(
@@ -122,10 +154,10 @@ class MNISTDataModule(L.LightningDataModule):
         self.data_train, self.data_val, _ = random_split(
             fit_pool, [n_train, n_val, unused], generator=generator
         )
-        self.data_test = torch.utils.data.Subset(test_set, range(n_test))
+        self.data_test = Subset(test_set, range(n_test))
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
+        return batch_loader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
