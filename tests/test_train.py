@@ -19,7 +19,7 @@ from tests.helpers import fit_batches
 def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
     cfg = make_cfg("debug=fast_dev_run", "logger=none")
     metrics = train(cfg)
-    for key in ("train/g_loss", "train/d_loss", "test/g_loss", "test/d_loss"):
+    for key in ("train/g_loss_epoch", "train/d_loss_epoch", "test/g_loss", "test/d_loss"):
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
 
 

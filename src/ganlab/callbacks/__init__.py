@@ -2,6 +2,7 @@
 
 from ganlab.callbacks.generation_quality import GenerationQuality
 from ganlab.callbacks.loss_curves import LossCurves
+from ganlab.callbacks.progress_bar import RichProgressBar
 from ganlab.callbacks.sample_grid import SampleGrid
 
-__all__ = ["GenerationQuality", "LossCurves", "SampleGrid"]
+__all__ = ["GenerationQuality", "LossCurves", "RichProgressBar", "SampleGrid"]
