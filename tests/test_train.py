@@ -191,3 +191,10 @@ def test_wandb_goes_online_only_when_asked(monkeypatch, offline, env, expected) 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert wandb_should_be_offline(offline) is expected
+
+
+def test_cpu_threads_are_pinned_and_checked(make_cfg) -> None:
+    train(make_cfg("extras.cpu_threads=1", "debug=fast_dev_run"))
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ConfigError, match=r"extras.cpu_threads=0 must be a positive integer"):
+        train(make_cfg("extras.cpu_threads=0"))

@@ -15,6 +15,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
@@ -74,6 +75,15 @@ def _best_or_last(callbacks: list[Callback]) -> str | None:
     return None
 
 
+def set_cpu_threads(threads: int | None) -> None:
+    """Pin torch's intra-op thread count (``extras.cpu_threads``); ``None`` keeps the default."""
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"extras.cpu_threads={threads!r} must be a positive integer or null")
+        torch.set_num_threads(threads)
+    log.info("torch uses %d CPU thread(s) per process", torch.get_num_threads())
+
+
 def objective(
     cfg: DictConfig, metrics: dict[str, float], callbacks: list[Callback]
 ) -> float | None:
@@ -98,8 +108,10 @@ def objective(
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) the configured model; return the final metrics as plain floats, plus
     ``objective`` when ``cfg.optimized_metric`` names one for a sweep."""
-    if cfg.get("extras", {}).get("print_config"):
+    extras = cfg.get("extras") or {}
+    if extras.get("print_config"):
         print_config_tree(cfg)
+    set_cpu_threads(extras.get("cpu_threads"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     ckpt_path = cfg.get("ckpt_path")
