@@ -16,12 +16,7 @@ import statistics
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
-from train_throughput import bare_loop  # sibling script
-
-from ganlab.data.mnist_datamodule import MNISTDataModule
-from ganlab.train import CONFIG_DIR
+from train_throughput import bare_loop, compose_experiment, training_tensors  # sibling script
 
 
 def main() -> None:
@@ -34,15 +29,9 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
 
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={args.experiment}", "paths.output_dir=."])
-    OmegaConf.resolve(cfg)
+    cfg = compose_experiment(args.experiment)
     batch = cfg.datamodule.batch_size
-    datamodule = MNISTDataModule(data_dir=args.data_dir, img_size=cfg.datamodule.img_size)
-    datamodule.setup()
-    train = datamodule.data_train
-    images = train.dataset.tensors[0][train.indices]
-    labels = train.dataset.tensors[1][train.indices]
+    _, images, labels = training_tensors(cfg, args.data_dir)
 
     rates: dict[int, list[float]] = {t: [] for t in args.threads}
     for _ in range(args.rounds):

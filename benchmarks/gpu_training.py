@@ -26,20 +26,15 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
-from train_throughput import bare_loop, build, lightning_path  # sibling script
+from train_throughput import (  # sibling script
+    bare_loop,
+    build,
+    compose_experiment,
+    lightning_path,
+    training_tensors,
+)
 
-from ganlab.data.mnist_datamodule import MNISTDataModule
 from ganlab.sampling import class_grid_labels, sample_noise
-from ganlab.train import CONFIG_DIR
-
-
-def compose_experiment(name: str, *overrides: str):
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={name}", "paths.output_dir=.", *overrides])
-    OmegaConf.resolve(cfg)
-    return cfg
 
 
 def median_seconds(run, repeats: int) -> float:
@@ -79,11 +74,8 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
 
     mlp = compose_experiment("train_mnist_gan")
-    datamodule = MNISTDataModule(data_dir=args.data_dir, img_size=mlp.datamodule.img_size)
-    datamodule.setup()
-    train = datamodule.data_train
-    images = train.dataset.tensors[0][train.indices].to(device)
-    labels = train.dataset.tensors[1][train.indices].to(device)
+    datamodule, images, labels = training_tensors(mlp, args.data_dir)
+    images, labels = images.to(device), labels.to(device)
     n = max(4096, int(len(images) * args.fraction))
     images, labels = images[:n], labels[:n]
 

@@ -95,6 +95,7 @@ def main() -> None:
     options.update(
         accelerator="cpu",
         max_time=None,
+        min_epochs=None,  # the config's min_epochs=1 would ignore a stop inside the first epoch
         limit_val_batches=0,
         num_sanity_val_steps=0,
         enable_checkpointing=False,

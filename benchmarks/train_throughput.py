@@ -33,6 +33,27 @@ from ganlab.sampling import sample_noise
 from ganlab.train import CONFIG_DIR
 
 
+def compose_experiment(name: str, *overrides: str):
+    """The resolved training config of experiment ``name`` (plus ``overrides``)."""
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={name}", "paths.output_dir=.", *overrides])
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def training_tensors(cfg, data_dir: str) -> tuple[MNISTDataModule, torch.Tensor, torch.Tensor]:
+    """The data module set up for ``cfg`` and its training split as two in-memory tensors."""
+    datamodule = MNISTDataModule(data_dir=data_dir, img_size=cfg.datamodule.img_size)
+    datamodule.batch_size = cfg.datamodule.batch_size
+    datamodule.setup()
+    train = datamodule.data_train
+    return (
+        datamodule,
+        train.dataset.tensors[0][train.indices],
+        train.dataset.tensors[1][train.indices],
+    )
+
+
 def build(cfg):
     return hydra.utils.instantiate(cfg.model, _convert_="all")
 
@@ -131,16 +152,9 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
 
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={args.experiment}", "paths.output_dir=."])
-    OmegaConf.resolve(cfg)
+    cfg = compose_experiment(args.experiment)
     batch = cfg.datamodule.batch_size
-    datamodule = MNISTDataModule(data_dir=args.data_dir, img_size=cfg.datamodule.img_size)
-    datamodule.batch_size = batch
-    datamodule.setup()
-    train_set = datamodule.data_train
-    images = train_set.dataset.tensors[0][train_set.indices]
-    labels = train_set.dataset.tensors[1][train_set.indices]
+    datamodule, images, labels = training_tensors(cfg, args.data_dir)
 
     torch.manual_seed(0)
     bare_loop(cfg, images, labels, 20, batch)  # warm-up
