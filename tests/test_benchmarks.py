@@ -51,8 +51,13 @@ def test_time_to_quality_checks_the_generator_while_training(tmp_path, real_data
 
 
 def test_threads_data_loading_and_the_gpu_script_run_on_the_cpu(tmp_path, real_data_dir) -> None:
-    threads = bench("cpu_threads", tmp_path, real_data_dir, "--threads", "1", "2", "--batches", "2")
-    assert set(threads["median_images_per_s"]) == {"1", "2"}
+    settings = bench(
+        "cpu_settings",
+        tmp_path,
+        real_data_dir,
+        *("--threads", "1", "2", "--batch-sizes", "32", "--images", "64", "--rounds", "1"),
+    )
+    assert set(settings["median_images_per_s"]) == {"1 threads, batch 32", "2 threads, batch 32"}
     loading = bench("data_loading", tmp_path, real_data_dir, "--batches", "20", "--rounds", "1")
     assert set(loading["median_ms_per_batch"]) == {"per-sample collation", "index per batch"}
     gpu = bench(
