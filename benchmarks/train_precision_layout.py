@@ -1,13 +1,15 @@
-"""Does bf16 autocast or the channels_last layout pay on this CPU? Training steps, timed.
+"""Does bf16 autocast, the channels_last layout or torch.compile pay on this CPU? Steps, timed.
 
     python benchmarks/train_precision_layout.py [--experiment train_mnist_dcgan] \
-        [--batches 40] [--rounds 3] [--out result.json]
+        [--batches 40] [--rounds 3] [--compile] [--out result.json]
 
 Builds the experiment's networks, loss and optimisers and runs the same plain
 generator-then-discriminator step (no Lightning, so only the numeric format and memory layout
-differ) in four variants: float32, channels_last, bf16 autocast, and both. The variants are
+differ) in four variants: float32, channels_last, bf16 autocast, and both; ``--compile`` adds
+both with the two networks compiled in place (``nn.Module.compile``). The variants are
 interleaved round after round so that they see the same machine state; the report gives the
-median images per second of each and its speed-up over float32.
+median images per second of each, its speed-up over float32, and the three warm-up steps'
+seconds in the first round (for the compiled variant: the cold compile).
 """
 
 from __future__ import annotations
@@ -30,14 +32,18 @@ from ganlab.sampling import sample_noise
 from ganlab.train import CONFIG_DIR
 
 VARIANTS = {
-    "float32": (False, False),
-    "channels_last": (False, True),
-    "bf16 autocast": (True, False),
-    "bf16 + channels_last": (True, True),
+    "float32": (False, False, False),
+    "channels_last": (False, True, False),
+    "bf16 autocast": (True, False, False),
+    "bf16 + channels_last": (True, True, False),
 }
+COMPILED = {"bf16 + channels_last + torch.compile": (True, True, True)}
 
 
-def images_per_second(cfg, bf16: bool, channels_last: bool, batches: int) -> float:
+def images_per_second(
+    cfg, bf16: bool, channels_last: bool, compiled: bool, batches: int
+) -> tuple[float, float]:
+    """Images per second over ``batches`` steps, and the seconds of the three warm-up steps."""
     torch.manual_seed(0)
     # Constant learning rates: a schedule needs a Trainer and does not change the step's cost.
     model = hydra.utils.instantiate(
@@ -45,6 +51,9 @@ def images_per_second(cfg, bf16: bool, channels_last: bool, batches: int) -> flo
     )
     opt_g, opt_d = model.configure_optimizers()
     g, d, loss = model.generator, model.discriminator, model.loss
+    if compiled:
+        g.compile()
+        d.compile()
     n, size = cfg.datamodule.batch_size, cfg.model.img_size
     real = torch.rand(n, model.channels, size, size) * 2 - 1
     real_labels = torch.randint(0, model.n_classes, (n,))
@@ -54,7 +63,7 @@ def images_per_second(cfg, bf16: bool, channels_last: bool, batches: int) -> flo
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    started = 0.0
+    warm_up_started = started = time.perf_counter()
     for step in range(batches + 3):  # three warm-up steps
         if step == 3:
             started = time.perf_counter()
@@ -72,7 +81,7 @@ def images_per_second(cfg, bf16: bool, channels_last: bool, batches: int) -> flo
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-    return batches * n / (time.perf_counter() - started)
+    return batches * n / (time.perf_counter() - started), started - warm_up_started
 
 
 def main() -> None:
@@ -80,15 +89,20 @@ def main() -> None:
     parser.add_argument("--experiment", default="train_mnist_dcgan")
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile variant")
     parser.add_argument("--out")
     args = parser.parse_args()
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={args.experiment}", "paths.output_dir=."])
     OmegaConf.resolve(cfg)
-    rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    variants = {**VARIANTS, **(COMPILED if args.compile else {})}
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    warm_up: dict[str, float] = {}
     for _ in range(args.rounds):
-        for name, (bf16, channels_last) in VARIANTS.items():
-            rates[name].append(images_per_second(cfg, bf16, channels_last, args.batches))
+        for name, options in variants.items():
+            rate, seconds = images_per_second(cfg, *options, args.batches)
+            rates[name].append(rate)
+            warm_up.setdefault(name, round(seconds, 2))
     medians = {name: statistics.median(values) for name, values in rates.items()}
     report = {
         "experiment": args.experiment,
@@ -102,6 +116,7 @@ def main() -> None:
         "speedup_over_float32": {
             name: round(v / medians["float32"], 2) for name, v in medians.items()
         },
+        "first_round_warm_up_s": warm_up,
     }
     for name, value in medians.items():
         speedup = report["speedup_over_float32"][name]
