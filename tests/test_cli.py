@@ -51,6 +51,7 @@ def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -
         ("trainer.max_epoch=3", "Key 'max_epoch' is not in struct"),
         ("experiment=train_mnist_gann", "Could not find 'experiment/train_mnist_gann'"),
         ("datamodule.batch_size=0", "datamodule.batch_size=0 must be a positive integer"),
+        ("trainer.devices=0", "`Trainer(devices=0)` value is not a valid input"),
     ],
 )
 def test_bad_training_config_is_one_line(tmp_path: Path, tiny_data_dir, override, fragment) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
@@ -86,7 +87,7 @@ def build_trainer(
         return L.Trainer(**options, callbacks=callbacks or [], logger=loggers)
     except TypeError as error:
         raise ConfigError(f"invalid trainer option: {error}") from error
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, MisconfigurationException) as error:
         raise ConfigError(f"invalid trainer configuration: {error}") from error
 
 
