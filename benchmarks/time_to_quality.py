@@ -24,13 +24,12 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from train_throughput import compose_experiment  # sibling script
 
 from ganlab.callbacks.generation_quality import samples
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
-from ganlab.train import CONFIG_DIR
 from ganlab.utils.trainer import batches_done, build_trainer
 
 
@@ -80,10 +79,7 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
 
-    overrides = [f"experiment={args.experiment}", f"paths.data_dir={args.data_dir}"]
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "paths.output_dir=."])
-    OmegaConf.resolve(cfg)
+    cfg = compose_experiment(args.experiment, f"paths.data_dir={args.data_dir}")
     L.seed_everything(cfg.seed)
     classifier, _ = load_or_train_classifier(args.data_dir)
     datamodule = hydra.utils.instantiate(cfg.datamodule)

@@ -25,11 +25,9 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from train_throughput import compose_experiment  # sibling script
 
 from ganlab.sampling import sample_noise
-from ganlab.train import CONFIG_DIR
 
 VARIANTS = {
     "float32": (False, False, False),
@@ -92,9 +90,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add a torch.compile variant")
     parser.add_argument("--out")
     args = parser.parse_args()
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={args.experiment}", "paths.output_dir=."])
-    OmegaConf.resolve(cfg)
+    cfg = compose_experiment(args.experiment)
     variants = {**VARIANTS, **(COMPILED if args.compile else {})}
     rates: dict[str, list[float]] = {name: [] for name in variants}
     warm_up: dict[str, float] = {}

@@ -137,8 +137,7 @@ class MNISTGANModel(L.LightningModule):
         return batches + batches // self.n_critic
 
     def _generator_steps_now(self) -> bool:
-        batch_number = self.trainer.fit_loop.epoch_loop.total_batch_idx + 1
-        return batch_number % self.n_critic == 0
+        return batches_done(self.trainer) % self.n_critic == 0
 
     def _score(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Discriminator scores, after augmentation when it is enabled."""
