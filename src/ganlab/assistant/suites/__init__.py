@@ -1,0 +1,1 @@
+"""Comparison suites: each module is one suite (its items, how a reply is scored)."""
