@@ -94,8 +94,16 @@ class Suite(ABC):
         """Suite-level metrics beyond the mean score (default: none)."""
         return {}
 
-    def run(self, responder: Responder, assistant: str, limit: int | None = None) -> SuiteResult:
-        chosen = self.items()[:limit] if limit else self.items()
+    def run(
+        self,
+        responder: Responder,
+        assistant: str,
+        limit: int | None = None,
+        items: Sequence[Item] | None = None,
+    ) -> SuiteResult:
+        """Score ``responder`` on ``items`` (default: all of the suite's), the first ``limit``."""
+        chosen = list(self.items() if items is None else items)
+        chosen = chosen[:limit] if limit else chosen
         results = []
         for item in chosen:
             reply, prompt_used = responder(item)
