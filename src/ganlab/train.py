@@ -16,7 +16,6 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
@@ -32,6 +31,7 @@ from ganlab.errors import (
 from ganlab.utils.atomic import atomic_path
 from ganlab.utils.config import (
     check_overrides,
+    instantiate,
     normalise_argv,
     print_config_tree,
     register_resolvers,
@@ -43,18 +43,6 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 CONFIG_DIR = str(Path(__file__).parent / "configs")
 register_resolvers()
-
-
-def instantiate(cfg: Any, what: str) -> Any:
-    """Hydra's instantiate, with errors from the target reported against the config group."""
-    try:
-        # _convert_=all: plain lists/dicts, so no OmegaConf object reaches a checkpoint.
-        return hydra.utils.instantiate(cfg, _convert_="all")
-    except InstantiationException as error:
-        cause = error.__cause__
-        if isinstance(cause, GanLabError):
-            raise cause from None
-        raise ConfigError(f"cannot build {what}: {' '.join(str(error).split())}") from error
 
 
 def instantiate_group(cfg: DictConfig | None, what: str) -> list[Any]:

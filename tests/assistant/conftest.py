@@ -13,7 +13,8 @@ import pytest
 
 from ganlab.assistant.models import ModelSpec, spec_by_name
 
-MODELS_DIR = Path(os.environ.get("GANLAB_MODELS_DIR", Path(__file__).parents[2] / "data" / "models"))
+REPO_MODELS_DIR = Path(__file__).parents[2] / "data" / "models"
+MODELS_DIR = Path(os.environ.get("GANLAB_MODELS_DIR", REPO_MODELS_DIR))
 
 
 def model_spec_or_skip(name: str) -> ModelSpec:

@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ganlab.assistant.backends.base import Backend, Completion, Message
 from ganlab.assistant.models import ModelSpec
 from ganlab.assistant.params import GenerationParams
 from ganlab.assistant.suites.base import Item, Responder
 from ganlab.errors import ConfigError
+from ganlab.utils.config import instantiate
 
 
 @dataclass
@@ -60,9 +60,14 @@ def build_assistants(
     if not assistant_cfgs:
         raise ConfigError("no assistants configured (assistants=...)")
     # A partial, then called: Hydra would turn a dataclass argument into a DictConfig.
-    make_backend = instantiate(backend_cfg, _partial_=True)
+    make_backend = instantiate(OmegaConf.merge(backend_cfg, {"_partial_": True}), "backend")
     backends: dict[str, Backend] = {}
     assistants = {}
+    # Parameters first: a typo must fail before any model is loaded.
+    params = {
+        key: GenerationParams.from_mapping(cfg.get("generation"))
+        for key, cfg in assistant_cfgs.items()
+    }
     for key, cfg in assistant_cfgs.items():
         spec = ModelSpec.from_mapping(cfg["model"])
         if spec.name not in backends:
@@ -71,7 +76,7 @@ def build_assistants(
             name=cfg.get("name", key),
             system_prompt=cfg.get("system_prompt", "") or "",
             backend=backends[spec.name],
-            params=GenerationParams.from_mapping(cfg.get("generation")),
+            params=params[key],
         )
     return assistants
 

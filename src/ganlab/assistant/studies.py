@@ -19,7 +19,7 @@ from ganlab.assistant.report import grouped_bars, markdown_table, quote, sweep_f
 from ganlab.assistant.sweeps import run_sweeps
 from ganlab.assistant.tracking import Tracker
 from ganlab.errors import ConfigError
-from ganlab.train import instantiate
+from ganlab.utils.config import instantiate
 
 log = logging.getLogger(__name__)
 

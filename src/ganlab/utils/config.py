@@ -6,13 +6,16 @@ import os
 import re
 import sys
 from datetime import datetime
+from typing import Any
 
+import hydra
 import rich
 import rich.syntax
 import rich.tree
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.errors import ConfigError
+from ganlab.errors import ConfigError, GanLabError
 
 GROUPS_FIRST = ("datamodule", "model", "callbacks", "logger", "trainer", "paths", "extras")
 
@@ -92,3 +95,15 @@ def print_config_tree(cfg: DictConfig) -> None:
         )
         branch.add(rich.syntax.Syntax(text, "yaml"))
     rich.print(tree)
+
+
+def instantiate(cfg: Any, what: str) -> Any:
+    """Hydra's instantiate, with errors from the target reported against the config group."""
+    try:
+        # _convert_=all: plain lists/dicts, so no OmegaConf object reaches a checkpoint.
+        return hydra.utils.instantiate(cfg, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, GanLabError):
+            raise cause from None
+        raise ConfigError(f"cannot build {what}: {' '.join(str(error).split())}") from error
