@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ganlab.assistant.backends.base import Backend, Completion, Message
 from ganlab.assistant.models import ModelSpec
 from ganlab.assistant.params import GenerationParams
 from ganlab.assistant.suites.base import Item, Responder
 from ganlab.errors import ConfigError
-from ganlab.utils.config import instantiate
+from ganlab.utils.config import instantiate_partial
 
 
 @dataclass
@@ -59,8 +59,7 @@ def build_assistants(
     """Instantiate assistants, loading each model once even when several assistants share it."""
     if not assistant_cfgs:
         raise ConfigError("no assistants configured (assistants=...)")
-    # A partial, then called: Hydra would turn a dataclass argument into a DictConfig.
-    make_backend = instantiate(OmegaConf.merge(backend_cfg, {"_partial_": True}), "backend")
+    make_backend = instantiate_partial(backend_cfg, "backend")
     backends: dict[str, Backend] = {}
     assistants = {}
     # Parameters first: a typo must fail before any model is loaded.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -49,6 +51,17 @@ def _header(cfg: DictConfig, seconds: dict[str, float]) -> str:
     )
 
 
+def strict_json(value: Any) -> Any:
+    """NaN/inf (an unscorable item, a metric with no samples) become null: valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def run_lab(cfg: DictConfig) -> Path:
     """Run ``cfg.studies`` in order; returns the report's path."""
     studies = check_studies(cfg.studies)
@@ -80,7 +93,7 @@ def run_lab(cfg: DictConfig) -> Path:
             backend.close()
         tracker.finish()
     data["seconds"] = seconds
-    write_text(run_dir / "results.json", json.dumps(data, indent=2, default=str))
+    write_text(run_dir / "results.json", json.dumps(strict_json(data), indent=2, default=str))
     report = write_text(run_dir / "report.md", "\n".join([_header(cfg, seconds), *sections]))
     log.info("report: %s", report)
     return report

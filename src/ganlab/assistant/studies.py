@@ -19,7 +19,7 @@ from ganlab.assistant.report import grouped_bars, markdown_table, quote, sweep_f
 from ganlab.assistant.sweeps import run_sweeps
 from ganlab.assistant.tracking import Tracker
 from ganlab.errors import ConfigError
-from ganlab.utils.config import instantiate
+from ganlab.utils.config import instantiate, instantiate_partial
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class LabContext:
         for assistant in self.assistants.values():
             if assistant.model.name == model_name:
                 return assistant.backend
-        make = instantiate(OmegaConf.merge(self.cfg.backend, {"_partial_": True}), "backend")
+        make = instantiate_partial(self.cfg.backend, "backend")
         backend = make(spec=spec_by_name(model_name), models_dir=self.cfg.models_dir)
         self.extra_backends.append(backend)
         return backend

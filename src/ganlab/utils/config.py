@@ -107,3 +107,8 @@ def instantiate(cfg: Any, what: str) -> Any:
         if isinstance(cause, GanLabError):
             raise cause from None
         raise ConfigError(f"cannot build {what}: {' '.join(str(error).split())}") from error
+
+
+def instantiate_partial(cfg: DictConfig, what: str) -> Any:
+    """A factory from a ``_target_`` config, for arguments Hydra must not convert (dataclasses)."""
+    return instantiate({**OmegaConf.to_container(cfg, resolve=True), "_partial_": True}, what)

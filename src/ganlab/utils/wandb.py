@@ -8,9 +8,10 @@ API key in ``WANDB_API_KEY``, or ``logger.wandb.offline=false``. Offline runs sy
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lightning.pytorch.loggers import WandbLogger
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import WandbLogger
 
 
 def wandb_should_be_offline(offline: bool | None) -> bool:
@@ -25,6 +26,8 @@ def wandb_should_be_offline(offline: bool | None) -> bool:
 
 def make_wandb_logger(offline: bool | None = None, **kwargs: Any) -> WandbLogger:
     """A Lightning WandbLogger whose mode follows :func:`wandb_should_be_offline`."""
+    from lightning.pytorch.loggers import WandbLogger  # here: the assistant lab needs no Lightning
+
     is_offline = wandb_should_be_offline(offline)
     if is_offline:
         # Stops wandb from probing the network for updates or credentials.
