@@ -195,6 +195,15 @@ def prompts(context: LabContext) -> StudyOutput:
             log.info("%s on %s: %.3f", name, suite.name, result.mean_score)
             rows.extend(summary_rows([result], label="technique"))
             examples.extend(pick_examples(result, 1))
+    selections = [
+        {
+            "suite": key.split("/")[0],
+            "chosen": fit["chosen"].get(assistant.name),
+            **fit["dev_scores"].get(assistant.name, {}),
+        }
+        for key, fit in fitted.items()
+        if "chosen" in fit
+    ]
     plot = grouped_bars(
         rows,
         "suite",
@@ -214,6 +223,8 @@ def prompts(context: LabContext) -> StudyOutput:
             markdown_table(_pivot(rows, "technique", "suite", "score")),
             markdown_table(rows),
             "![techniques](prompts_scores.png)\n",
+            "### What automatic selection chose (mean dev score per candidate)\n",
+            markdown_table(selections),
             "### Examples (prompt as sent)\n",
             _examples_markdown(examples),
         ]
@@ -238,7 +249,12 @@ def rag(context: LabContext) -> StudyOutput:
     recall = retrieval_only(retriever, questions, list(cfg.recall_ks))
     assistant = context.assistant(context.cfg.rag_assistant)
     report = evaluate_rag(assistant, retriever, questions, cfg.k, context.cfg.get("rag_limit"))
-    context.tracker.summary({f"rag/{k}": v for k, v in {**recall, **report.metrics}.items()})
+    context.tracker.summary(
+        {
+            **{f"rag/retrieval/{k}": v for k, v in recall.items()},
+            **{f"rag/answers/{k}": v for k, v in report.metrics.items()},
+        }
+    )
     context.tracker.table("rag/examples", report.examples)
     shown = report.examples[:3]
     markdown = "\n".join(
