@@ -101,6 +101,8 @@ _VERDICT_PHRASES: tuple[tuple[str, str | None], ...] = (
 NLI_LABELS = ("entailment", "contradiction", "neutral")
 # Words that name an NLI label outright; they win over verdict words anywhere in the reply.
 _NLI_PHRASES: tuple[tuple[str, str | None], ...] = (
+    # "Not necessarily entailed / true / the case" is the model hedging: neither follows.
+    (r"not necessarily\s+(?:an?\s+)?(?:entail\w*|follows?|true|the case)", "neutral"),
     (
         r"(?:not|no|never|does not|doesn't|do not|don't|is not|isn't)\s+(?:an?\s+)?"
         r"(?:entail\w*|contradict\w*)",
