@@ -56,6 +56,9 @@ def test_compare_and_sweep_write_a_report(tmp_path):
     report = run_lab(cfg)
     text = report.read_text()
     assert "## Model comparison" in text and "## Generation parameters" in text
+    # Suite-level metrics get a table per suite, not a column the first row happens to lack.
+    assert "**ethics**" in text and "refusal_rate_harmful" in text
+    assert "**fluency**" in text and "perplexity" in text
     results = json.loads((tmp_path / "results.json").read_text())
     rows = results["compare"]["rows"]
     assert {row["suite"] for row in rows} == set(cfg.compare.suites)

@@ -68,6 +68,22 @@ def _pivot(rows: list[dict[str, Any]], row_key: str, column_key: str, value: str
     return table
 
 
+_COMMON_COLUMNS = ("suite", "score", "n", "latency_s", "tokens_per_s")
+
+
+def _metric_tables(rows: list[dict[str, Any]], label: str) -> str:
+    """The columns every suite has in one table, then each suite's own metrics (refusal rates,
+    per-label accuracy, perplexity, ...) in a table of its own, since they share no columns."""
+    parts = [markdown_table(rows, [label, *_COMMON_COLUMNS])]
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        chosen = [r for r in rows if r["suite"] == suite]
+        extra = [k for k in dict.fromkeys(k for r in chosen for k in r) if k not in _COMMON_COLUMNS]
+        extra.remove(label)
+        if extra:
+            parts += [f"**{suite}**\n", markdown_table(chosen, [label, *extra])]
+    return "\n".join(parts)
+
+
 def _assistant_list(assistants: Mapping[str, Assistant]) -> str:
     return ", ".join(f"{a.name} ({a.model.title})" for a in assistants.values())
 
@@ -126,7 +142,7 @@ def compare(context: LabContext) -> StudyOutput:
             "### Mean score per suite\n",
             markdown_table(_pivot(rows, "assistant", "suite", "score")),
             "### All metrics\n",
-            markdown_table(rows),
+            _metric_tables(rows, "assistant"),
             "![scores](compare_scores.png)\n\n![speed](compare_speed.png)\n",
             "### Examples\n",
             _examples_markdown(examples),
@@ -221,7 +237,7 @@ def prompts(context: LabContext) -> StudyOutput:
             f"{cfg.dev_fraction:.0%} dev items feed the techniques that learn (few-shot pool, "
             "prompt selection); every technique is scored on the same remaining test items.\n",
             markdown_table(_pivot(rows, "technique", "suite", "score")),
-            markdown_table(rows),
+            _metric_tables(rows, "technique"),
             "![techniques](prompts_scores.png)\n",
             "### What automatic selection chose (mean dev score per candidate)\n",
             markdown_table(selections),
