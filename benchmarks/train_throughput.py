@@ -31,6 +31,7 @@ from ganlab.data.mnist_datamodule import MNISTDataModule
 from ganlab.models.ema import effective_decay, update_ema
 from ganlab.sampling import sample_noise
 from ganlab.train import CONFIG_DIR
+from ganlab.utils.trainer import native_cpu_bf16
 
 
 def compose_experiment(name: str, *overrides: str):
@@ -78,7 +79,9 @@ def bare_loop(
     schedulers = []
     if model.lr_decay:
         schedulers = [LambdaLR(o, lambda b: max(0.0, 1.0 - b / batches)) for o in (opt_g, opt_d)]
-    bf16 = str(cfg.trainer.precision).startswith("bf16")
+    bf16 = str(cfg.trainer.precision).startswith("bf16") and (
+        device.type != "cpu" or native_cpu_bf16()
+    )
     order = torch.randperm(len(images), device=images.device)
     started = time.perf_counter()
     for i in range(batches):

@@ -5,10 +5,14 @@
 * ``max_steps`` counts training batches. Lightning's ``global_step`` counts optimiser steps, and a
   GAN batch makes one per optimiser (fewer generator steps with ``n_critic``), so the value is
   converted by the model's ``optimizer_steps`` before it reaches the Trainer.
+* ``precision: bf16-mixed`` on a CPU without bf16 instructions (AVX-512 BF16 or AMX) becomes
+  ``32-true``: there oneDNN emulates bf16, and the DCGAN recipe trains ten times slower
+  (72 against 704 images/s on a 2-core AVX2 machine) instead of nearly twice as fast.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +24,8 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def translate_gpus(options: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +45,29 @@ def translate_gpus(options: dict[str, Any]) -> dict[str, Any]:
             "use trainer.gpus=0 to train on the CPU"
         )
     options.update(accelerator="gpu", devices=gpus)
+    return options
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware; elsewhere oneDNN emulates it, slowly."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def trains_on_cpu(options: dict[str, Any]) -> bool:
+    accelerator = options.get("accelerator", "auto")
+    return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+
+
+def drop_emulated_bf16(options: dict[str, Any]) -> dict[str, Any]:
+    """Train in float32 where bf16 would only be emulated (see the module docstring)."""
+    precision = str(options.get("precision", "32-true"))
+    if precision.startswith("bf16") and trains_on_cpu(options) and not native_cpu_bf16():
+        log.warning(
+            "trainer.precision=%s: this CPU has no bf16 instructions, so training in 32-true "
+            "(emulated bf16 is about ten times slower here)",
+            precision,
+        )
+        options["precision"] = "32-true"
     return options
 
 
@@ -73,7 +102,7 @@ def build_trainer(
         else dict(trainer_cfg)
     )
     options.pop("_target_", None)
-    options = translate_gpus(options)
+    options = drop_emulated_bf16(translate_gpus(options))
     check_integer_options(options)
     max_steps = options.get("max_steps", -1)
     if max_steps is not None and max_steps > 0 and optimizer_steps is not None:
