@@ -6,9 +6,10 @@ code 2, so a typo never ends in a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 EXIT_USAGE = 2
@@ -54,11 +55,18 @@ def one_line_errors(func: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
+        with errors_as_one_line():
             return func(*args, **kwargs)
-        except GanLabError as error:
-            report_and_exit(error)
-        except OSError as error:
-            report_and_exit(describe_os_error(error))
 
     return wrapper
+
+
+@contextlib.contextmanager
+def errors_as_one_line() -> Iterator[None]:
+    """The same inside a Hydra task function, where Hydra would otherwise print a traceback."""
+    try:
+        yield
+    except GanLabError as error:
+        report_and_exit(error)
+    except OSError as error:
+        report_and_exit(describe_os_error(error))

@@ -21,13 +21,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.checkpoints import load_checkpoint
-from ganlab.errors import (
-    ConfigError,
-    GanLabError,
-    describe_os_error,
-    one_line_errors,
-    report_and_exit,
-)
+from ganlab.errors import ConfigError, errors_as_one_line, one_line_errors
 from ganlab.utils.atomic import atomic_path
 from ganlab.utils.config import (
     check_overrides,
@@ -158,12 +152,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    try:
+    with errors_as_one_line():
         return train(cfg).get("objective")
-    except GanLabError as error:
-        report_and_exit(error)
-    except OSError as error:
-        report_and_exit(describe_os_error(error))
 
 
 @one_line_errors

@@ -22,7 +22,7 @@ from ganlab.assistant.assistant import build_assistants, close_all
 from ganlab.assistant.report import write_text
 from ganlab.assistant.studies import STUDIES, LabContext, check_studies
 from ganlab.assistant.tracking import Tracker
-from ganlab.errors import GanLabError, describe_os_error, one_line_errors, report_and_exit
+from ganlab.errors import errors_as_one_line, one_line_errors
 from ganlab.utils.config import check_overrides, register_resolvers
 
 log = logging.getLogger(__name__)
@@ -101,12 +101,8 @@ def run_lab(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="assistant_lab")
 def _hydra_main(cfg: DictConfig) -> None:
-    try:
+    with errors_as_one_line():
         run_lab(cfg)
-    except GanLabError as error:
-        report_and_exit(error)
-    except OSError as error:
-        report_and_exit(describe_os_error(error))
 
 
 @one_line_errors

@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ganlab.errors import ConfigError, DataFileError, one_line_errors
-from ganlab.utils.atomic import atomic_path
+from ganlab.utils.atomic import atomic_path, sha256_of
 
 CATALOGUE_DIR = Path(str(files("ganlab").joinpath("configs", "llm")))
 DEFAULT_MODELS_DIR = Path("data") / "models"
@@ -94,14 +94,6 @@ def spec_by_name(name: str) -> ModelSpec:
     if name not in specs:
         raise ConfigError(f"unknown model {name!r}; known: {', '.join(sorted(specs))}")
     return specs[name]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verified_path(spec: ModelSpec, models_dir: str | os.PathLike | None = None) -> Path:

