@@ -13,7 +13,7 @@ from ganlab.augmentations import DiffAugment
 from ganlab.augmentations.diff_augment import cutout, translation
 from ganlab.checkpoints import load_generator
 from ganlab.errors import ConfigError
-from ganlab.models.ema import effective_decay, ema_copy, update_ema
+from ganlab.models.ema import effective_decay, ema_copy, recalibrate_batchnorm, update_ema
 from ganlab.train import instantiate, train
 from tests.helpers import fit_batches
 
@@ -37,6 +37,71 @@ def test_ema_update_moves_parameters_part_way_and_copies_buffers() -> None:
     for old, new, target in zip(before, average.parameters(), net.parameters(), strict=True):
         assert torch.allclose(new, old + 0.25 * (target - old))
     assert torch.equal(average[1].running_mean, net[1].running_mean)
+
+
+def first_batchnorm(network: nn.Module) -> str:
+    return next(n for n, m in network.named_modules() if isinstance(m, nn.BatchNorm1d))
+
+
+def test_recalibrated_batchnorm_statistics_are_those_of_the_inputs() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).eval()
+    net[1].running_mean.fill_(5.0)
+    batches = [(torch.randn(50, 3) * 2 + 1,) for _ in range(4)]
+    recalibrate_batchnorm(net, batches)
+    with torch.no_grad():
+        activations = [net[0](x) for (x,) in batches]
+    assert torch.allclose(net[1].running_mean, torch.cat(activations).mean(0), atol=1e-5)
+    per_batch_var = torch.stack([a.var(0) for a in activations]).mean(0)
+    assert torch.allclose(net[1].running_var, per_batch_var, atol=1e-5)
+    assert not net.training and net[1].momentum == 0.1, "mode and momentum are restored"
+
+
+def test_the_ema_generator_samples_with_its_own_batchnorm_statistics(make_cfg) -> None:
+    cfg = make_cfg("model.ema_decay=0.9")
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    fit_batches(cfg, batches=6, model=model)
+    layer = first_batchnorm(model.generator)
+    norm = f"{layer}.running_mean"
+    raw = dict(model.generator.named_buffers())[norm].clone()
+    assert torch.equal(dict(model.ema_generator.named_buffers())[norm], raw), "copied in training"
+    rng = torch.get_rng_state()
+    generator = model.sampling_generator
+    assert torch.equal(torch.get_rng_state(), rng), "measuring draws no global random numbers"
+    measured = dict(generator.named_buffers())[norm]
+    assert not torch.allclose(measured, raw)
+    recorded = []
+    hook = generator.get_submodule(layer).register_forward_hook(
+        lambda m, i, o: recorded.append(i[0])
+    )
+    labels = torch.arange(10).repeat(40)
+    with torch.no_grad():
+        generator.train()(torch.randn(400, generator.latent_dim), labels)
+    hook.remove()
+    own = recorded[0].mean(0)
+    assert (measured - own).abs().mean() < (raw - own).abs().mean()
+
+
+def test_checkpoints_hold_the_ema_generators_measured_statistics(make_cfg) -> None:
+    cfg = make_cfg("model.ema_decay=0.9")
+    train(cfg)
+    checkpoint = torch.load(
+        f"{cfg.paths.output_dir}/checkpoints/last.ckpt", weights_only=True, map_location="cpu"
+    )
+    state = checkpoint["state_dict"]
+    ema = {k.removeprefix("ema_generator."): v for k, v in state.items() if "ema_generator." in k}
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    model.generator.load_state_dict(
+        {k.removeprefix("generator."): v for k, v in state.items() if k.startswith("generator.")}
+    )
+    model.ema_generator.load_state_dict(ema)
+    model._ema_statistics_current = False
+    stored = {name: value.clone() for name, value in model.ema_generator.named_buffers()}
+    model.refresh_ema_statistics()
+    for name, value in model.ema_generator.named_buffers():
+        assert torch.equal(value, stored[name]), f"{name} is the measurement, done at saving"
+    norm = f"{first_batchnorm(model.generator)}.running_mean"
+    assert not torch.allclose(ema[norm], state[f"generator.{norm}"])
 
 
 def test_ema_generator_differs_from_and_lags_the_raw_generator(make_cfg) -> None:

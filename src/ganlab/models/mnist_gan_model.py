@@ -24,7 +24,13 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from ganlab.errors import ConfigError
 from ganlab.losses import GANLoss, r1_penalty
-from ganlab.models.ema import check_decay, effective_decay, ema_copy, update_ema
+from ganlab.models.ema import (
+    check_decay,
+    effective_decay,
+    ema_copy,
+    recalibrate_batchnorm,
+    update_ema,
+)
 from ganlab.networks import network_spec
 from ganlab.sampling import class_grid_labels, sample_noise
 from ganlab.utils.distributed import (
@@ -36,6 +42,12 @@ from ganlab.utils.trainer import batches_done
 
 OptimizerFactory = Callable[..., Optimizer]
 CHECKPOINT_FORMAT = "ganlab.gan/1"
+# Generated images that measure the EMA generator's BatchNorm statistics: 8 batches of 512,
+# classes balanced, fixed noise (so a seeded run's random numbers are untouched) from seeds that
+# sampling and evaluation (seed 0 upwards) do not use.
+EMA_STATISTICS_BATCHES = 8
+EMA_STATISTICS_PER_CLASS = 512 // 10
+EMA_STATISTICS_SEED = 1 << 20
 
 
 class MNISTGANModel(L.LightningModule):
@@ -102,6 +114,7 @@ class MNISTGANModel(L.LightningModule):
         self.augment = augment
         self.ema_decay = ema_decay
         self.ema_generator = ema_copy(generator) if ema_decay is not None else None
+        self._ema_statistics_current = True  # false once the average moves (see sampling_generator)
         self.lr_decay = lr_decay
         self.lr_scaling = lr_scaling
         self._average_gradients = False  # true while training under DDP
@@ -129,8 +142,34 @@ class MNISTGANModel(L.LightningModule):
 
     @property
     def sampling_generator(self) -> nn.Module:
-        """The network to draw samples from: the EMA copy when there is one."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
+        """The network to draw samples from: the EMA copy when there is one, with BatchNorm
+        statistics measured on its own activations (see :func:`refresh_ema_statistics`)."""
+        if self.ema_generator is None:
+            return self.generator
+        self.refresh_ema_statistics()
+        return self.ema_generator
+
+    def refresh_ema_statistics(self) -> None:
+        """Measure the EMA generator's BatchNorm statistics if its weights moved since the last
+        measurement. Training copies the raw generator's statistics, which belong to other
+        weights; this costs a few forward passes (about a second on a CPU for the DCGAN)."""
+        if self.ema_generator is None or self._ema_statistics_current:
+            return
+        labels = class_grid_labels(self.n_classes, EMA_STATISTICS_PER_CLASS, device=self.device)
+        inputs = (
+            (
+                sample_noise(
+                    len(labels),
+                    self.latent_dim,
+                    seed=EMA_STATISTICS_SEED + batch,
+                    device=self.device,
+                ),
+                labels,
+            )
+            for batch in range(EMA_STATISTICS_BATCHES)
+        )
+        recalibrate_batchnorm(self.ema_generator, inputs)
+        self._ema_statistics_current = True
 
     def optimizer_steps(self, batches: int) -> int:
         """Optimiser steps (Lightning's ``global_step``) after ``batches`` training batches."""
@@ -213,6 +252,7 @@ class MNISTGANModel(L.LightningModule):
                     effective_decay(self.ema_decay, self.ema_updates),
                 )
                 self.ema_updates += 1
+                self._ema_statistics_current = False
             logs["train/g_loss"] = g_loss.detach()
         else:
             with torch.no_grad():
@@ -288,6 +328,11 @@ class MNISTGANModel(L.LightningModule):
         self._evaluation_step(batch, "test")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.ema_generator is not None:  # the state dict was taken before this hook
+            self.refresh_ema_statistics()
+            state = checkpoint["state_dict"]
+            for name, buffer in self.ema_generator.named_buffers():
+                state[f"ema_generator.{name}"] = buffer.detach().clone()
         # Plain-data recipe for rebuilding the networks without Hydra (see networks/spec.py).
         checkpoint["ganlab"] = {
             "format": CHECKPOINT_FORMAT,
