@@ -44,10 +44,14 @@ def test_time_to_quality_checks_the_generator_while_training(tmp_path, real_data
         tmp_path,
         real_data_dir,
         *("--every", "3", "--per-class", "10", "--max-minutes", "0.0001"),
+        *("--quality-at", "0", "--quality-per-class", "20", "datamodule.batch_size=16"),
     )
     (check,) = report["checks"]  # the budget is spent after the first check
     assert check["batches"] == 3 and 0.0 <= check["accuracy"] <= 1.0
     assert check["train_seconds"] == report["train_seconds_total"] > 0
+    assert report["batch_size"] == 16 and report["overrides"] == ["datamodule.batch_size=16"]
+    (measured,) = report["quality"]  # the first batch passes the 0-second mark
+    assert measured["batches"] == 1 and measured["fid"] > 0 and 0 <= measured["recall"] <= 1
 
 
 def test_threads_data_loading_and_the_gpu_script_run_on_the_cpu(tmp_path, real_data_dir) -> None:
