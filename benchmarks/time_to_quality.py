@@ -37,6 +37,7 @@ from train_throughput import compose_experiment  # sibling script
 
 from ganlab.callbacks.generation_quality import samples
 from ganlab.data.mnist_datamodule import load_split
+from ganlab.errors import one_line_errors
 from ganlab.metrics import GenerationQuality
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
@@ -109,6 +110,7 @@ class QualityClock(L.Callback):
 QUALITY_KEYS = ("cond_acc", "fid", "intra_fid", "inception_score", "precision", "recall")
 
 
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="train_mnist_gan")
@@ -122,6 +124,8 @@ def main() -> None:
     parser.add_argument("--out")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the experiment")
     args = parser.parse_args()
+    if args.quality_per_class < 2:
+        parser.error("--quality-per-class must be at least 2 (a class needs two images for FID)")
 
     cfg = compose_experiment(args.experiment, f"paths.data_dir={args.data_dir}", *args.overrides)
     L.seed_everything(cfg.seed)

@@ -24,10 +24,12 @@ import hydra
 import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from torch.optim.lr_scheduler import LambdaLR
 
 from ganlab.data.mnist_datamodule import MNISTDataModule
+from ganlab.errors import ConfigError, one_line_errors
 from ganlab.models.ema import effective_decay, update_ema
 from ganlab.sampling import sample_noise
 from ganlab.train import CONFIG_DIR
@@ -37,7 +39,12 @@ from ganlab.utils.trainer import native_cpu_bf16
 def compose_experiment(name: str, *overrides: str):
     """The resolved training config of experiment ``name`` (plus ``overrides``)."""
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={name}", "paths.output_dir=.", *overrides])
+        try:
+            cfg = compose(
+                "train", overrides=[f"experiment={name}", "paths.output_dir=.", *overrides]
+            )
+        except HydraException as error:  # an unknown experiment or key: one line, not a trace
+            raise ConfigError(str(error)) from error
     OmegaConf.resolve(cfg)
     return cfg
 
@@ -146,6 +153,7 @@ def lightning_path(cfg, datamodule, batches: int, accelerator: str = "cpu") -> f
     return clock.seconds
 
 
+@one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="train_mnist_gan")

@@ -76,3 +76,12 @@ def test_threads_data_loading_and_the_gpu_script_run_on_the_cpu(tmp_path, real_d
         "dcgan recipe bare, batch 64",
     }
     assert set(gpu["sampling"]) == {"mlp batch 1", "mlp batch 1024"}
+
+
+def test_a_wrong_override_of_a_benchmark_ends_in_one_line(tmp_path) -> None:
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "time_to_quality.py"), "model.nope=1"]
+    result = run(command, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: Could not override 'model.nope'. To append to your config use +model.nope=1"
+    )

@@ -42,11 +42,11 @@ from ganlab.utils.trainer import batches_done
 
 OptimizerFactory = Callable[..., Optimizer]
 CHECKPOINT_FORMAT = "ganlab.gan/1"
-# Generated images that measure the EMA generator's BatchNorm statistics: 8 batches of 512,
-# classes balanced, fixed noise (so a seeded run's random numbers are untouched) from seeds that
-# sampling and evaluation (seed 0 upwards) do not use.
+# Generated images that measure the EMA generator's BatchNorm statistics: 8 batches of about
+# 512, classes balanced, fixed noise (so a seeded run's random numbers are untouched) from seeds
+# that sampling and evaluation (seed 0 upwards) do not use.
 EMA_STATISTICS_BATCHES = 8
-EMA_STATISTICS_PER_CLASS = 512 // 10
+EMA_STATISTICS_BATCH = 512
 EMA_STATISTICS_SEED = 1 << 20
 
 
@@ -155,7 +155,8 @@ class MNISTGANModel(L.LightningModule):
         weights; this costs a few forward passes (about a second on a CPU for the DCGAN)."""
         if self.ema_generator is None or self._ema_statistics_current:
             return
-        labels = class_grid_labels(self.n_classes, EMA_STATISTICS_PER_CLASS, device=self.device)
+        per_class = max(1, EMA_STATISTICS_BATCH // self.n_classes)
+        labels = class_grid_labels(self.n_classes, per_class, device=self.device)
         inputs = (
             (
                 sample_noise(
