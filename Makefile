@@ -13,7 +13,7 @@ MODELS_DIR ?= $(DATA_DIR)/models
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv assistant-setup data train test test-fast lint format evaluator constraints clean
+.PHONY: help venv assistant-setup data train test test-fast lint format constraints clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,9 +51,6 @@ lint: $(STAMP) ## ruff lint and format check
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
-
-evaluator: data ## train (once) and cache the MNIST evaluator classifier
-	$(BIN)/python -c "from ganlab.metrics.mnist_classifier import load_or_train_classifier as f; print(f('$(DATA_DIR)')[1])"
 
 constraints: $(STAMP) ## re-pin constraints.txt from the current virtualenv
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(cuda-|nvidia-|triton)'; } > constraints.txt.new

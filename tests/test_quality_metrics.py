@@ -19,7 +19,6 @@ from ganlab.metrics import KEYS, GenerationQuality
 from ganlab.metrics.frechet_distance import FrechetDistance, IntraClassFrechetDistance
 from ganlab.metrics.inception_score import InceptionScore
 from ganlab.metrics.mnist_classifier import (
-    CACHE_NAME,
     MNISTClassifier,
     features_and_logits,
     load_or_train_classifier,
@@ -233,8 +232,6 @@ def real_quality() -> GenerationQuality:
     """The real evaluator holding 2,000 test digits (seeded choice) as the real side."""
     if not real_mnist_available():
         pytest.skip(f"real MNIST not in {REAL_DATA_DIR}; run `make data`")
-    if not (REAL_DATA_DIR / CACHE_NAME).is_file():  # training it takes 1.5 min
-        pytest.skip(f"no evaluator cached in {REAL_DATA_DIR}; run `make evaluator`")
     classifier, _ = load_or_train_classifier(REAL_DATA_DIR)
     images, labels = load_split(REAL_DATA_DIR, "test", 28)
     # A random subset: MNIST's test file is ordered by writer group (FID 29 between its two

@@ -1,12 +1,17 @@
 """A small CNN that recognises MNIST digits, used to judge whether a generated "5" looks like a 5.
 
-No pretrained network can be downloaded here, so the project trains its own evaluator once per
-data folder and caches it (``<data_dir>/evaluators/mnist_classifier.pt``). It always works at
-28x28, MNIST's native size; images of other sizes are resized before they are classified.
+No pretrained network can be downloaded here, so the project trained its own. For the real,
+checksummed MNIST files every machine uses the same weights, shipped with the package
+(``assets/mnist_classifier.pt``, sha256-checked): an evaluator trained on each machine differs a
+little with the CPU's arithmetic, and so would every FID measured with it. Other data (a custom
+or test folder) gets an evaluator trained once per folder and cached there
+(``<data_dir>/evaluators/mnist_classifier.pt``). It always works at 28x28, MNIST's native size;
+images of other sizes are resized before they are classified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -18,13 +23,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.data.mnist_datamodule import N_CLASSES, load_split
-from ganlab.data.mnist_files import ensure_mnist
-from ganlab.errors import CheckpointError
+from ganlab.data.mnist_files import ensure_mnist, verify_raw_files
+from ganlab.errors import CheckpointError, DataFileError
 from ganlab.utils.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 EVALUATOR_SIZE = 28
 CACHE_NAME = "evaluators/mnist_classifier.pt"
+PACKAGED_EVALUATOR = Path(__file__).parent / "assets" / "mnist_classifier.pt"
+# Changing the packaged weights changes every metric: do it on purpose, with this digest
+# (scripts/pin_evaluator.py prints it) and a note in docs/results.md.
+PACKAGED_EVALUATOR_SHA256 = "1298a306e90944eb20e2128f8d7bfaf9167bf08a8543f6e6500003f75f569b6c"
 
 
 class MNISTClassifier(nn.Module):
@@ -139,38 +148,70 @@ def train_classifier(
 def load_or_train_classifier(
     data_dir: str | os.PathLike, verify: bool = True, epochs: int = 2
 ) -> tuple[MNISTClassifier, dict[str, Any]]:
-    """The cached evaluator for ``data_dir``, trained (and cached atomically) on first use.
+    """The evaluator for the data in ``data_dir``.
 
-    The caller's random state is left as it was: building the network draws initial weights,
-    and training reseeds; a seeded training run that loads the evaluator, or trains it on first
-    use, must draw the same random numbers as one without it.
+    A folder holding the real MNIST files (checked against their checksums) gets the packaged
+    evaluator, the same on every machine. Any other folder (custom or test data) gets one
+    trained on its training file on first use and cached there atomically; ``verify=True``
+    first fetches missing MNIST files and refuses altered ones, as the data module does. The
+    caller's random state is left as it was: building the network draws initial weights, and
+    training reseeds; a seeded run that loads the evaluator must draw the same random numbers
+    as one without it.
     """
+    data_dir = Path(data_dir)
     with torch.random.fork_rng():
-        return _load_or_train(Path(data_dir), verify, epochs)
+        if holds_real_mnist(data_dir):
+            return load_evaluator(PACKAGED_EVALUATOR, PACKAGED_EVALUATOR_SHA256)
+        if verify and not (data_dir / CACHE_NAME).is_file():
+            ensure_mnist(data_dir)
+            return load_evaluator(PACKAGED_EVALUATOR, PACKAGED_EVALUATOR_SHA256)
+        return _load_or_train(data_dir, epochs)
 
 
-def _load_or_train(
-    data_dir: Path, verify: bool, epochs: int
-) -> tuple[MNISTClassifier, dict[str, Any]]:
+def holds_real_mnist(data_dir: Path) -> bool:
+    """Whether ``data_dir`` has all four MNIST files, unaltered (their sha256, ~0.2 s)."""
+    try:
+        verify_raw_files(data_dir)
+    except DataFileError:
+        return False
+    return True
+
+
+def load_evaluator(path: Path, sha256: str | None = None) -> tuple[MNISTClassifier, dict[str, Any]]:
+    """A saved evaluator (weights and training info); a damaged file is a one-line error."""
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"evaluator {path} is unreadable: {error.strerror}") from error
+    if sha256 is not None and hashlib.sha256(content).hexdigest() != sha256:
+        raise CheckpointError(
+            f"evaluator {path} does not match its sha256; reinstall ganlab to restore it"
+        )
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = MNISTClassifier()
+        model.load_state_dict(saved["state_dict"])
+    except Exception as error:
+        raise CheckpointError(
+            f"evaluator {path} is unreadable ({type(error).__name__}); delete it to retrain"
+        ) from error
+    return model.eval(), saved["info"]
+
+
+def save_evaluator(model: MNISTClassifier, info: dict[str, Any], path: Path) -> None:
+    """Write an evaluator atomically: an interrupted save leaves no half-written file."""
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": model.state_dict(), "info": info}, tmp)
+
+
+def _load_or_train(data_dir: Path, epochs: int) -> tuple[MNISTClassifier, dict[str, Any]]:
     path = data_dir / CACHE_NAME
     if path.is_file():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            model = MNISTClassifier()
-            model.load_state_dict(saved["state_dict"])
-            return model.eval(), saved["info"]
-        except Exception as error:
-            raise CheckpointError(
-                f"evaluator cache {path} is unreadable ({type(error).__name__}); "
-                "delete it to retrain"
-            ) from error
-    if verify:
-        ensure_mnist(data_dir)
+        return load_evaluator(path)
     log.info("Training the MNIST evaluator classifier (once per data folder) ...")
     model, info = train_classifier(data_dir, epochs=epochs)
     log.info(
         "Evaluator test accuracy %.4f after %.0f s", info["test_accuracy"], info["train_seconds"]
     )
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "info": info}, tmp)
+    save_evaluator(model, info, path)
     return model.eval(), info
