@@ -4,8 +4,8 @@
 
 Both train the same networks (built from the composed experiment config, default: the
 assignment's MLP pair; ``--experiment train_mnist_dcgan`` for the CNN recipe), with the same loss,
-optimisers, batch size, number format, EMA and learning-rate schedule and in-memory MNIST
-tensors, one generator and one discriminator update per batch. The two are interleaved, round
+R1 penalty, optimisers, batch size, number format, EMA and learning-rate schedule and in-memory
+MNIST tensors, one generator and one discriminator update per batch. The two are interleaved, round
 after round, in one process, so both see the same machine state (which goes first alternates);
 the report gives images per second and the median of the per-round ratios.
 """
@@ -30,6 +30,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from ganlab.data.mnist_datamodule import MNISTDataModule
 from ganlab.errors import ConfigError, one_line_errors
+from ganlab.losses import r1_penalty
 from ganlab.models.ema import effective_decay, update_ema
 from ganlab.sampling import sample_noise
 from ganlab.train import CONFIG_DIR
@@ -75,7 +76,7 @@ def bare_loop(
     device: torch.device | str = "cpu",
 ) -> float:
     """Seconds for ``batches`` G+D updates written as plain PyTorch, doing the same work as the
-    model's step for the experiment: EMA update, learning-rate decay, bf16 autocast and the
+    model's step for the experiment: EMA update, lazy R1, learning-rate decay, bf16 autocast and the
     networks' memory layout (set by the model) when the experiment turns them on. ``images``
     and ``labels`` stay where they are (on the GPU for a resident-data measurement)."""
     device = torch.device(device)
@@ -108,6 +109,9 @@ def bare_loop(
             update_ema(model.ema_generator, g, effective_decay(model.ema_decay, i))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             d_loss = loss.discriminator_loss(d(real, real_labels), d(fake.detach(), fake_labels))
+            if model.r1_gamma > 0 and (i + 1) % model.r1_interval == 0:  # as the model counts
+                r1 = r1_penalty(d, real, real_labels)
+                d_loss = d_loss + 0.5 * model.r1_gamma * model.r1_interval * r1
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import hydra
 import pytest
@@ -13,6 +14,7 @@ from ganlab.augmentations import DiffAugment
 from ganlab.augmentations.diff_augment import cutout, translation
 from ganlab.checkpoints import load_generator
 from ganlab.errors import ConfigError
+from ganlab.losses import r1_penalty
 from ganlab.models.ema import effective_decay, ema_copy, recalibrate_batchnorm, update_ema
 from ganlab.train import instantiate, train
 from tests.helpers import fit_batches
@@ -144,12 +146,32 @@ def test_bad_regimen_values_are_config_errors(make_cfg) -> None:
         ("model.n_critic=0", "n_critic=0"),
         ("model.ema_decay=1.5", "ema_decay=1.5"),
         ("model.r1_gamma=-1", "r1_gamma=-1"),
+        ("model.r1_interval=0", "r1_interval=0"),
         ("model.augment.policy=[rotate]", "unknown transforms"),
     ]:
         extra = ["model/augment=diff_augment"] if "augment" in override else []
         cfg = make_cfg(*extra, override)
         with pytest.raises(ConfigError, match=message):
             instantiate(cfg.model, "model")
+
+
+def test_lazy_r1_penalises_every_nth_discriminator_step(make_cfg, monkeypatch) -> None:
+    import ganlab.models.mnist_gan_model as gan_module
+
+    penalties: list[float] = []
+
+    def recording_penalty(score, real, labels):
+        value = r1_penalty(score, real, labels)
+        penalties.append(value.item())
+        return value
+
+    monkeypatch.setattr(gan_module, "r1_penalty", recording_penalty)
+    fit_batches(make_cfg("model.r1_gamma=1.0", "model.r1_interval=3"), batches=7)
+    assert len(penalties) == 2  # the 3rd and the 6th batch
+    assert all(math.isfinite(p) and p >= 0 for p in penalties)
+    penalties.clear()
+    fit_batches(make_cfg("model.r1_gamma=1.0"), batches=7)
+    assert len(penalties) == 7
 
 
 def test_wgan_gp_r1_and_diffaugment_train_together(make_cfg) -> None:
