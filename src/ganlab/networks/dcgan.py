@@ -1,8 +1,9 @@
 """A small conditional DCGAN pair (Radford et al., 2016) for 28 or 32 px images, 1 or 3 channels.
 
 The generator projects [label embedding, noise] to a ``img_size/4`` feature map and doubles it
-twice with transposed convolutions. The discriminator halves the image twice with strided
-convolutions and is conditioned on the label in one of two ways:
+twice with nearest-neighbour upsampling and a 3x3 convolution (strided transposed convolutions
+drew checkerboard speckles and a worse FID; docs/results.md). The discriminator halves the
+image twice with strided convolutions and is conditioned on the label in one of two ways:
 
 * ``"concat"``: the label, as one constant plane per class, is stacked onto the image channels;
 * ``"projection"`` (Miyato & Koyama, 2018): the score is ``w·h + <embed(y), h>`` where ``h`` are
