@@ -34,7 +34,7 @@ from ganlab.losses import r1_penalty
 from ganlab.models.ema import effective_decay, update_ema
 from ganlab.sampling import sample_noise
 from ganlab.train import CONFIG_DIR
-from ganlab.utils.trainer import native_cpu_bf16
+from ganlab.utils.trainer import runnable_precision
 
 
 def compose_experiment(name: str, *overrides: str):
@@ -87,9 +87,7 @@ def bare_loop(
     schedulers = []
     if model.lr_decay:
         schedulers = [LambdaLR(o, lambda b: max(0.0, 1.0 - b / batches)) for o in (opt_g, opt_d)]
-    bf16 = str(cfg.trainer.precision).startswith("bf16") and (
-        device.type != "cpu" or native_cpu_bf16()
-    )
+    bf16 = runnable_precision(cfg.trainer.precision, device.type).startswith("bf16")
     order = torch.randperm(len(images), device=images.device)
     started = time.perf_counter()
     for i in range(batches):
@@ -143,7 +141,7 @@ def lightning_path(cfg, datamodule, batches: int, accelerator: str = "cpu") -> f
     trainer = L.Trainer(
         accelerator=accelerator,
         devices=1,
-        precision=cfg.trainer.precision,
+        precision=runnable_precision(cfg.trainer.precision, accelerator),
         max_steps=model.optimizer_steps(batches),
         limit_val_batches=0,
         num_sanity_val_steps=0,

@@ -53,22 +53,15 @@ def native_cpu_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def trains_on_cpu(options: dict[str, Any]) -> bool:
-    accelerator = options.get("accelerator", "auto")
-    return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+def runnable_precision(precision: str, accelerator: str = "auto") -> str:
+    """``precision``, or 32-true where bf16 would only be emulated (see the module docstring).
 
-
-def drop_emulated_bf16(options: dict[str, Any]) -> dict[str, Any]:
-    """Train in float32 where bf16 would only be emulated (see the module docstring)."""
-    precision = str(options.get("precision", "32-true"))
-    if precision.startswith("bf16") and trains_on_cpu(options) and not native_cpu_bf16():
-        log.warning(
-            "trainer.precision=%s: this CPU has no bf16 instructions, so training in 32-true "
-            "(emulated bf16 is about ten times slower here)",
-            precision,
-        )
-        options["precision"] = "32-true"
-    return options
+    Training and the benchmarks share this rule, so a benchmark times what training runs."""
+    precision = str(precision)
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if precision.startswith("bf16") and on_cpu and not native_cpu_bf16():
+        return "32-true"
+    return precision
 
 
 INTEGER_OPTIONS = (
@@ -102,7 +95,16 @@ def build_trainer(
         else dict(trainer_cfg)
     )
     options.pop("_target_", None)
-    options = drop_emulated_bf16(translate_gpus(options))
+    options = translate_gpus(options)
+    asked = str(options.get("precision", "32-true"))
+    options["precision"] = runnable_precision(asked, options.get("accelerator", "auto"))
+    if options["precision"] != asked:
+        log.warning(
+            "trainer.precision=%s: this CPU has no bf16 instructions, so training in %s "
+            "(emulated bf16 is about ten times slower here)",
+            asked,
+            options["precision"],
+        )
     check_integer_options(options)
     max_steps = options.get("max_steps", -1)
     if max_steps is not None and max_steps > 0 and optimizer_steps is not None:
