@@ -2,7 +2,8 @@
 
 The generator projects [label embedding, noise] to a ``img_size/4`` feature map and doubles it
 twice with nearest-neighbour upsampling and a 3x3 convolution (strided transposed convolutions
-drew checkerboard speckles and a worse FID; docs/results.md). The discriminator halves the
+drew checkerboard speckles and a worse FID; docs/results.md), computed at the low resolution by
+``NearestUpsampleConv``. The discriminator halves the
 image twice with strided convolutions and is conditioned on the label in one of two ways:
 
 * ``"concat"``: the label, as one constant plane per class, is stacked onto the image channels;
@@ -23,6 +24,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
 from ganlab.errors import ConfigError
+from ganlab.networks.upsampling import NearestUpsampleConv
 
 CONDITIONING = ("concat", "projection")
 
@@ -60,14 +62,13 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.upsample = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(2 * width, width, 3, padding=1, bias=False),
+            NearestUpsampleConv(2 * width, width, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(width, channels, 3, padding=1),
+            NearestUpsampleConv(width, channels),
             nn.Tanh(),
         )
+        self._register_load_state_dict_pre_hook(_rename_upsample_layers)
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,20 @@ class DCGANGenerator(nn.Module):
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = self.project(torch.cat([self.label_embedding(labels), noise], dim=1))
         return self.upsample(x.view(-1, 2 * self.width, self.start, self.start))
+
+
+# Until 2026-12-02 the upsampling stack held separate nn.Upsample layers, so its layers had
+# other indices; checkpoints written then load under the current names.
+_OLD_UPSAMPLE_INDEX = {"1": "0", "2": "1", "5": "3"}
+
+
+def _rename_upsample_layers(state: dict[str, Any], prefix: str, *args: Any) -> None:
+    old = f"{prefix}upsample."
+    if f"{old}5.weight" not in state:
+        return
+    for key in [key for key in state if key.startswith(old)]:
+        index, rest = key[len(old) :].split(".", 1)
+        state[f"{old}{_OLD_UPSAMPLE_INDEX[index]}.{rest}"] = state.pop(key)
 
 
 class DCGANDiscriminator(nn.Module):
