@@ -74,13 +74,15 @@ def bare_loop(
     batches: int,
     batch: int,
     device: torch.device | str = "cpu",
+    model: L.LightningModule | None = None,
 ) -> float:
     """Seconds for ``batches`` G+D updates written as plain PyTorch, doing the same work as the
     model's step for the experiment: EMA update, lazy R1, learning-rate decay, bf16 autocast and the
     networks' memory layout (set by the model) when the experiment turns them on. ``images``
-    and ``labels`` stay where they are (on the GPU for a resident-data measurement)."""
+    and ``labels`` stay where they are (on the GPU for a resident-data measurement). ``model``
+    replaces the one built from ``cfg``, for comparing variants of its networks."""
     device = torch.device(device)
-    model = build(cfg).to(device)
+    model = (build(cfg) if model is None else model).to(device)
     g, d, loss = model.generator, model.discriminator, model.loss
     opt_g = model.optimizer_g(params=g.parameters())
     opt_d = model.optimizer_d(params=d.parameters())

@@ -38,6 +38,18 @@ def test_training_throughput_compares_both_paths_per_round(tmp_path, real_data_d
     assert set(report["median_images_per_s"]) == {"bare PyTorch loop", "ganlab Lightning path"}
 
 
+def test_upsampling_benchmark_times_two_generators_that_agree(tmp_path, real_data_dir) -> None:
+    report = bench(
+        "generator_upsampling", tmp_path, real_data_dir, "--batches", "2", "--rounds", "2"
+    )
+    assert len(report["speedup_per_round"]) == 2 and report["speedup"] > 0
+    assert set(report["median_images_per_s"]) == {
+        "low-resolution upsampling (project)",
+        "nn.Upsample + Conv2d",
+    }
+    assert report["max_abs_output_difference"] < 1e-4  # the same function, computed two ways
+
+
 def test_time_to_quality_checks_the_generator_while_training(tmp_path, real_data_dir) -> None:
     report = bench(
         "time_to_quality",
