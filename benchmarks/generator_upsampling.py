@@ -24,7 +24,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from train_throughput import bare_loop, build, compose_experiment, training_tensors
+from train_throughput import (
+    bare_loop,
+    build,
+    compose_experiment,
+    interleaved_rates,
+    training_tensors,
+)
 
 from ganlab.errors import ConfigError, one_line_errors
 from ganlab.networks.upsampling import NearestUpsampleConv
@@ -83,13 +89,12 @@ def main() -> None:
     }
     for make in paths.values():  # warm-up
         bare_loop(cfg, images, labels, 5, batch, model=make())
-    rates: dict[str, list[float]] = {name: [] for name in paths}
-    for round_number in range(args.rounds):
-        order = list(paths) if round_number % 2 == 0 else list(reversed(paths))
-        for name in order:
-            torch.manual_seed(round_number)
-            seconds = bare_loop(cfg, images, labels, args.batches, batch, model=paths[name]())
-            rates[name].append(args.batches * batch / seconds)
+    runs = {
+        name: lambda make=make: bare_loop(cfg, images, labels, args.batches, batch, model=make())
+        for name, make in paths.items()
+    }
+    torch.manual_seed(0)
+    rates = interleaved_rates(runs, args.rounds, args.batches * batch)
     project, separate = rates.values()
     per_round = [a / b for a, b in zip(project, separate, strict=True)]
     report = {

@@ -18,6 +18,7 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -157,6 +158,20 @@ def lightning_path(cfg, datamodule, batches: int, accelerator: str = "cpu") -> f
     return clock.seconds
 
 
+def interleaved_rates(
+    paths: dict[str, Callable[[], float]], rounds: int, images: int
+) -> dict[str, list[float]]:
+    """Images per second of each path (a call returning the seconds it took for ``images``),
+    round after round; which path goes first alternates, so a drift in machine speed favours
+    none of them."""
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    for round_number in range(rounds):
+        order = list(paths) if round_number % 2 == 0 else list(reversed(paths))
+        for name in order:
+            rates[name].append(images / paths[name]())
+    return rates
+
+
 @one_line_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -173,16 +188,11 @@ def main() -> None:
 
     torch.manual_seed(0)
     bare_loop(cfg, images, labels, 20, batch)  # warm-up
-    rates: dict[str, list[float]] = {"bare PyTorch loop": [], "ganlab Lightning path": []}
     paths = {
         "bare PyTorch loop": lambda: bare_loop(cfg, images, labels, args.batches, batch),
         "ganlab Lightning path": lambda: lightning_path(cfg, datamodule, args.batches),
     }
-    for round_number in range(args.rounds):
-        # Alternate which path goes first, so a drift in machine speed favours neither.
-        order = list(paths) if round_number % 2 == 0 else list(reversed(paths))
-        for name in order:
-            rates[name].append(args.batches * batch / paths[name]())
+    rates = interleaved_rates(paths, args.rounds, args.batches * batch)
 
     medians = {name: statistics.median(values) for name, values in rates.items()}
     # Each round's two measurements sit side by side in time; their ratio is robust to the
