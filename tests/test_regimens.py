@@ -231,9 +231,9 @@ def test_channels_last_keeps_the_numbers_and_changes_the_layout(make_cfg) -> Non
     plain = instantiate(make_cfg(*dcgan).model, "model")
     torch.manual_seed(0)
     nhwc = instantiate(make_cfg(*dcgan, "model.channels_last=true").model, "model")
-    conv = nhwc.generator.upsample[1].weight
+    conv = nhwc.generator.upsample[0].weight
     assert conv.is_contiguous(memory_format=torch.channels_last)
-    assert not plain.generator.upsample[1].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.generator.upsample[0].weight.is_contiguous(memory_format=torch.channels_last)
     noise, labels = torch.randn(4, plain.latent_dim), torch.arange(4)
     plain.eval(), nhwc.eval()
     assert torch.allclose(plain.generator(noise, labels), nhwc.generator(noise, labels), atol=1e-5)
