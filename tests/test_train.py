@@ -134,6 +134,18 @@ def test_missing_or_corrupt_resume_checkpoint_is_rejected(make_cfg, tmp_path: Pa
         train(make_cfg(f"ckpt_path={bad}"))
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.optimizer_g.lr=-1", r"model.optimizer_g: Invalid learning rate: -1"),
+        ("model.optimizer_d.lr=abc", r"model.optimizer_d: '<=' not supported"),
+    ],
+)
+def test_invalid_optimizer_arguments_name_their_key(make_cfg, override, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        train(make_cfg(override, "test=false"))
+
+
 def test_gpus_is_translated_and_checked(make_cfg) -> None:
     train(make_cfg("trainer.gpus=0", "trainer.accelerator=auto", "debug=fast_dev_run"))
     if not torch.cuda.is_available():

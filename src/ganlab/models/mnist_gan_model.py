@@ -50,6 +50,16 @@ EMA_STATISTICS_BATCH = 512
 EMA_STATISTICS_SEED = 1 << 20
 
 
+def _build_optimizer(factory: OptimizerFactory, network: nn.Module, name: str) -> Optimizer:
+    """``factory`` applied to ``network``'s parameters; the optimiser's own argument checks (a
+    negative or non-numeric learning rate, betas outside [0, 1)) become a :class:`ConfigError`
+    naming the config key, instead of a traceback from inside ``trainer.fit``."""
+    try:
+        return factory(params=network.parameters())
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"model.{name}: {error}") from error
+
+
 class MNISTGANModel(L.LightningModule):
     """Class-conditional GAN: ``generator(noise, labels)`` vs ``discriminator(images, labels)``."""
 
@@ -191,8 +201,8 @@ class MNISTGANModel(L.LightningModule):
 
     def configure_optimizers(self) -> list[Optimizer] | tuple[list[Optimizer], list[LRScheduler]]:
         optimizers = [
-            self.optimizer_g(params=self.generator.parameters()),
-            self.optimizer_d(params=self.discriminator.parameters()),
+            _build_optimizer(self.optimizer_g, self.generator, "optimizer_g"),
+            _build_optimizer(self.optimizer_d, self.discriminator, "optimizer_d"),
         ]
         world_size = getattr(self._trainer, "world_size", 1)
         for optimizer in optimizers:
