@@ -98,6 +98,10 @@ NETWORK_PAIRS = {
         DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
         DCGANDiscriminator(channels=c, img_size=s, width=8),
     ),
+    "dcgan-projection-depth3": lambda c, s: (
+        DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
+        DCGANDiscriminator(channels=c, img_size=s, width=8, depth=3),
+    ),
     "dcgan-concat-sn": lambda c, s: (
         DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
         DCGANDiscriminator(
@@ -168,6 +172,23 @@ def test_dcgan_rejects_bad_sizes_and_conditioning() -> None:
         DCGANGenerator(img_size=30)
     with pytest.raises(ConfigError, match="conditioning='film'"):
         DCGANDiscriminator(conditioning="film")
+    with pytest.raises(ConfigError, match=r"depth=4 .*at most 3"):
+        DCGANDiscriminator(img_size=28, depth=4)
+    with pytest.raises(ConfigError, match="depth=0"):
+        DCGANDiscriminator(depth=0)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_dcgan_discriminator_depth_halves_the_image_that_many_times(depth: int) -> None:
+    disc = DCGANDiscriminator(img_size=32, width=4, depth=depth)
+    convs = [layer for layer in disc.features if isinstance(layer, torch.nn.Conv2d)]
+    assert [conv.out_channels for conv in convs] == [4 * 2**level for level in range(depth)]
+    features = disc.features(torch.zeros(2, 1, 32, 32))
+    assert features.shape == (2, 4 * 2 ** (depth - 1) * (32 >> depth) ** 2)
+    clone = build_network(network_spec(disc))
+    clone.load_state_dict(disc.state_dict())
+    image, labels = torch.rand(2, 1, 32, 32), torch.tensor([2, 9])
+    assert torch.equal(clone(image, labels), disc(image, labels))
 
 
 def test_hinge_loss_values() -> None:

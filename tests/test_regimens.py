@@ -147,12 +147,44 @@ def test_bad_regimen_values_are_config_errors(make_cfg) -> None:
         ("model.ema_decay=1.5", "ema_decay=1.5"),
         ("model.r1_gamma=-1", "r1_gamma=-1"),
         ("model.r1_interval=0", "r1_interval=0"),
+        ("model.fake_labels=random", "fake_labels='random'"),
         ("model.augment.policy=[rotate]", "unknown transforms"),
     ]:
         extra = ["model/augment=diff_augment"] if "augment" in override else []
         cfg = make_cfg(*extra, override)
         with pytest.raises(ConfigError, match=message):
             instantiate(cfg.model, "model")
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_fake_labels_real_draws_the_real_batchs_classes(make_cfg, n_critic: int) -> None:
+    """Under fake_labels=real each training batch's generated half has the real half's labels
+    (with or without a generator update on that batch); uniform draws its own."""
+    pairs: dict[str, list[bool]] = {}
+    for mode in ("real", "uniform"):
+        cfg = make_cfg(f"model.fake_labels={mode}", f"model.n_critic={n_critic}")
+        model = hydra.utils.instantiate(cfg.model, _convert_="all")
+        batch_labels: list[torch.Tensor] = []
+        real_step = model.training_step
+
+        def recording_step(batch, batch_idx, real_step=real_step, batch_labels=batch_labels):
+            batch_labels.append(batch[1].clone())
+            return real_step(batch, batch_idx)
+
+        generated: list[torch.Tensor] = []
+        generator_forward = model.generator.forward
+
+        def recording_forward(noise, labels, forward=generator_forward, generated=generated):
+            generated.append(labels.clone())
+            return forward(noise, labels)
+
+        model.training_step = recording_step
+        model.generator.forward = recording_forward
+        fit_batches(cfg, batches=4, model=model)
+        assert len(generated) == len(batch_labels) == 4
+        pairs[mode] = [torch.equal(g, b) for g, b in zip(generated, batch_labels, strict=True)]
+    assert all(pairs["real"])
+    assert not any(pairs["uniform"])
 
 
 def test_lazy_r1_penalises_every_nth_discriminator_step(make_cfg, monkeypatch) -> None:

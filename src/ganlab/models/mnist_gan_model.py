@@ -48,6 +48,9 @@ CHECKPOINT_FORMAT = "ganlab.gan/1"
 EMA_STATISTICS_BATCHES = 8
 EMA_STATISTICS_BATCH = 512
 EMA_STATISTICS_SEED = 1 << 20
+# Classes of the generated half of a training batch: drawn uniformly, or the real half's own
+# classes, so that each class is scored as often real as fake within every batch.
+FAKE_LABELS = ("uniform", "real")
 
 
 def _build_optimizer(factory: OptimizerFactory, network: nn.Module, name: str) -> Optimizer:
@@ -84,6 +87,7 @@ class MNISTGANModel(L.LightningModule):
         lr_decay: bool = False,
         channels_last: bool = False,
         lr_scaling: str = "none",
+        fake_labels: str = "uniform",
     ) -> None:
         super().__init__()
         if n_classes < 2:
@@ -108,6 +112,8 @@ class MNISTGANModel(L.LightningModule):
             raise ConfigError(f"model.r1_gamma={r1_gamma} must be non-negative")
         if isinstance(r1_interval, bool) or not isinstance(r1_interval, int) or r1_interval < 1:
             raise ConfigError(f"model.r1_interval={r1_interval!r} must be a positive integer")
+        if fake_labels not in FAKE_LABELS:
+            raise ConfigError(f"model.fake_labels={fake_labels!r} must be one of {FAKE_LABELS}")
         if ema_decay is not None:
             check_decay(ema_decay)
         scaled_learning_rate(1.0, 1, lr_scaling)  # rejects an unknown rule now, not at fit
@@ -131,6 +137,7 @@ class MNISTGANModel(L.LightningModule):
         self._ema_statistics_current = True  # false once the average moves (see sampling_generator)
         self.lr_decay = lr_decay
         self.lr_scaling = lr_scaling
+        self.fake_labels = fake_labels
         self._average_gradients = False  # true while training under DDP
         self._epoch_sums: dict[str, torch.Tensor] = {}  # loss x batch size, summed this epoch
         self._epoch_counts: dict[str, int] = {}
@@ -229,9 +236,12 @@ class MNISTGANModel(L.LightningModule):
             average_gradients(network.parameters())
         optimizer.step()
 
-    def _fake_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` generated images of uniformly drawn classes, and those classes."""
-        labels = torch.randint(0, self.n_classes, (n,), device=self.device)
+    def _fake_batch(
+        self, n: int, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` generated images and their classes: ``labels`` if given, else drawn uniformly."""
+        if labels is None:
+            labels = torch.randint(0, self.n_classes, (n,), device=self.device)
         noise = sample_noise(n, self.latent_dim, device=self.device)
         return self.generator(noise, labels), labels
 
@@ -251,10 +261,11 @@ class MNISTGANModel(L.LightningModule):
         self._average_gradients = take_over_gradient_sync(self.trainer.strategy.model)
         n = real.size(0)
         logs: dict[str, torch.Tensor] = {}
+        wanted = labels if self.fake_labels == "real" else None
 
         if self._generator_steps_now():
             self.toggle_optimizer(opt_g)
-            fake, fake_labels = self._fake_batch(n)
+            fake, fake_labels = self._fake_batch(n, wanted)
             g_loss = self.loss.generator_loss(self._score(fake, fake_labels))
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
@@ -271,7 +282,7 @@ class MNISTGANModel(L.LightningModule):
             logs["train/g_loss"] = g_loss.detach()
         else:
             with torch.no_grad():
-                fake, fake_labels = self._fake_batch(n)
+                fake, fake_labels = self._fake_batch(n, wanted)
 
         self.toggle_optimizer(opt_d)
         fake = fake.detach()

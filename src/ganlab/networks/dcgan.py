@@ -4,7 +4,8 @@ The generator projects [label embedding, noise] to a ``img_size/4`` feature map 
 twice with nearest-neighbour upsampling and a 3x3 convolution (strided transposed convolutions
 drew checkerboard speckles and a worse FID; docs/results.md), computed at the low resolution by
 ``NearestUpsampleConv``. The discriminator halves the
-image twice with strided convolutions and is conditioned on the label in one of two ways:
+image ``depth`` times with strided convolutions, doubling its channels each time, and is
+conditioned on the label in one of two ways:
 
 * ``"concat"``: the label, as one constant plane per class, is stacked onto the image channels;
 * ``"projection"`` (Miyato & Koyama, 2018): the score is ``w·h + <embed(y), h>`` where ``h`` are
@@ -110,9 +111,15 @@ class DCGANDiscriminator(nn.Module):
         width: int = 32,
         conditioning: str = "projection",
         spectral_norm: bool = False,
+        depth: int = 2,
     ) -> None:
         super().__init__()
         _check_size(img_size)
+        if depth < 1 or img_size >> depth < 2:
+            raise ConfigError(
+                f"model.discriminator.depth={depth} must be at least 1 and leave a feature map "
+                f"of 2 px or more from {img_size} px (at most {img_size.bit_length() - 2})"
+            )
         if conditioning not in CONDITIONING:
             raise ConfigError(
                 f"model.discriminator.conditioning={conditioning!r} must be one of {CONDITIONING}"
@@ -123,16 +130,20 @@ class DCGANDiscriminator(nn.Module):
         self.width = width
         self.conditioning = conditioning
         self.spectral_norm = spectral_norm
+        self.depth = depth
         wrap = apply_spectral_norm if spectral_norm else (lambda layer: layer)
+        layers: list[nn.Module] = []
         in_channels = channels + (n_classes if conditioning == "concat" else 0)
-        self.features = nn.Sequential(
-            wrap(nn.Conv2d(in_channels, width, 4, stride=2, padding=1)),
-            nn.LeakyReLU(0.2, inplace=True),
-            wrap(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Flatten(),
-        )
-        feature_dim = 2 * width * (img_size // 4) ** 2
+        size = img_size
+        for level in range(depth):
+            out_channels = width * 2**level
+            layers += [
+                wrap(nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            in_channels, size = out_channels, size // 2
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        feature_dim = in_channels * size * size
         self.score = wrap(nn.Linear(feature_dim, 1))
         self.label_projection = None
         if conditioning == "projection":
@@ -151,6 +162,7 @@ class DCGANDiscriminator(nn.Module):
             "width": self.width,
             "conditioning": self.conditioning,
             "spectral_norm": self.spectral_norm,
+            "depth": self.depth,
         }
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
