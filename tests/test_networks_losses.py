@@ -176,6 +176,8 @@ def test_dcgan_rejects_bad_sizes_and_conditioning() -> None:
         DCGANDiscriminator(img_size=28, depth=4)
     with pytest.raises(ConfigError, match="depth=0"):
         DCGANDiscriminator(depth=0)
+    with pytest.raises(ConfigError, match="depth='3' must be an integer"):
+        DCGANDiscriminator(depth="3")
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])

@@ -40,6 +40,11 @@ def report_and_exit(error: BaseException) -> None:
     raise SystemExit(EXIT_USAGE)
 
 
+def is_integer(value: object) -> bool:
+    """An int that is not a bool: YAML's ``true`` would otherwise pass for 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def describe_os_error(error: OSError) -> str:
     """'No space left on device: /path' rather than a traceback."""
     where = f": {error.filename}" if error.filename else ""

@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ganlab.errors import ConfigError, one_line_errors
+from ganlab.errors import ConfigError, is_integer, one_line_errors
 from ganlab.utils.config import check_overrides, normalise_argv
 
 # Launcher keys that configure submitit itself, not the sbatch script.
@@ -47,7 +47,7 @@ def check_sizes(launcher: dict[str, Any]) -> None:
         ("gpus_per_node", "trainer.devices"),
     ):
         value = launcher.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ConfigError(
                 f"hydra.launcher.{key}={value!r} (from {source}) must be a positive number of "
                 f"{'nodes' if key == 'nodes' else 'GPUs per node'} for SLURM, "

@@ -21,7 +21,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.checkpoints import load_checkpoint
-from ganlab.errors import ConfigError, errors_as_one_line, one_line_errors
+from ganlab.errors import ConfigError, errors_as_one_line, is_integer, one_line_errors
 from ganlab.utils.atomic import atomic_path
 from ganlab.utils.config import (
     check_overrides,
@@ -60,7 +60,7 @@ def _best_or_last(callbacks: list[Callback]) -> str | None:
 def set_cpu_threads(threads: int | None) -> None:
     """Pin torch's intra-op thread count (``extras.cpu_threads``); ``None`` keeps the default."""
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        if not is_integer(threads) or threads < 1:
             raise ConfigError(f"extras.cpu_threads={threads!r} must be a positive integer or null")
         torch.set_num_threads(threads)
     log.info("torch uses %d CPU thread(s) per process", torch.get_num_threads())

@@ -22,7 +22,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from ganlab.errors import ConfigError
+from ganlab.errors import ConfigError, is_integer
 from ganlab.losses import GANLoss, r1_penalty
 from ganlab.models.ema import (
     check_decay,
@@ -106,11 +106,11 @@ class MNISTGANModel(L.LightningModule):
                 f"model.generator.latent_dim={generator.latent_dim} differs from "
                 f"model.latent_dim={latent_dim}"
             )
-        if isinstance(n_critic, bool) or not isinstance(n_critic, int) or n_critic < 1:
+        if not is_integer(n_critic) or n_critic < 1:
             raise ConfigError(f"model.n_critic={n_critic!r} must be a positive integer")
         if r1_gamma < 0:
             raise ConfigError(f"model.r1_gamma={r1_gamma} must be non-negative")
-        if isinstance(r1_interval, bool) or not isinstance(r1_interval, int) or r1_interval < 1:
+        if not is_integer(r1_interval) or r1_interval < 1:
             raise ConfigError(f"model.r1_interval={r1_interval!r} must be a positive integer")
         if fake_labels not in FAKE_LABELS:
             raise ConfigError(f"model.fake_labels={fake_labels!r} must be one of {FAKE_LABELS}")

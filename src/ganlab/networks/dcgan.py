@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
-from ganlab.errors import ConfigError
+from ganlab.errors import ConfigError, is_integer
 from ganlab.networks.upsampling import NearestUpsampleConv
 
 CONDITIONING = ("concat", "projection")
@@ -115,10 +115,11 @@ class DCGANDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         _check_size(img_size)
-        if depth < 1 or img_size >> depth < 2:
+        if not is_integer(depth) or depth < 1 or img_size >> depth < 2:
             raise ConfigError(
-                f"model.discriminator.depth={depth} must be at least 1 and leave a feature map "
-                f"of 2 px or more from {img_size} px (at most {img_size.bit_length() - 2})"
+                f"model.discriminator.depth={depth!r} must be an integer of at least 1 that "
+                f"leaves a feature map of 2 px or more from {img_size} px "
+                f"(at most {img_size.bit_length() - 2})"
             )
         if conditioning not in CONDITIONING:
             raise ConfigError(

@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.errors import ConfigError
+from ganlab.errors import ConfigError, is_integer
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def translate_gpus(options: dict[str, Any]) -> dict[str, Any]:
     gpus = options.pop("gpus", None)
     if gpus is None:
         return options
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+    if not is_integer(gpus) or gpus < 0:
         raise ConfigError(f"trainer.gpus={gpus!r} must be a non-negative integer")
     if gpus == 0:
         options.update(accelerator="cpu", devices=1)
@@ -78,7 +78,7 @@ INTEGER_OPTIONS = (
 def check_integer_options(options: dict[str, Any]) -> None:
     for key in INTEGER_OPTIONS:
         value = options.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is not None and not is_integer(value):
             raise ConfigError(f"trainer.{key}={value!r} must be an integer")
 
 

@@ -19,7 +19,7 @@ from ganlab.assistant.backends.base import Message
 from ganlab.assistant.embeddings import SentenceEmbedder
 from ganlab.assistant.prompting.base import Prompt, PromptTechnique
 from ganlab.assistant.suites.base import Item, Suite
-from ganlab.errors import ConfigError
+from ganlab.errors import ConfigError, is_integer
 
 
 @functools.cache
@@ -34,7 +34,7 @@ class FewShotTechnique(PromptTechnique):
     name = "few_shot"
 
     def __init__(self, k: int = 3, embedder: SentenceEmbedder | None = None) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        if not is_integer(k) or k < 1:
             raise ConfigError(f"few-shot k={k!r} must be a positive integer")
         self.k = k
         self.embedder = embedder
