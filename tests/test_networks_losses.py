@@ -102,6 +102,10 @@ NETWORK_PAIRS = {
         DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
         DCGANDiscriminator(channels=c, img_size=s, width=8, depth=3),
     ),
+    "dcgan-projection-depth3-refine2": lambda c, s: (
+        DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
+        DCGANDiscriminator(channels=c, img_size=s, width=8, depth=3, refine_layers=2),
+    ),
     "dcgan-concat-sn": lambda c, s: (
         DCGANGenerator(latent_dim=16, channels=c, img_size=s, width=8),
         DCGANDiscriminator(
@@ -178,6 +182,10 @@ def test_dcgan_rejects_bad_sizes_and_conditioning() -> None:
         DCGANDiscriminator(depth=0)
     with pytest.raises(ConfigError, match="depth='3' must be an integer"):
         DCGANDiscriminator(depth="3")
+    with pytest.raises(ConfigError, match="refine_layers=-1 must be an integer >= 0"):
+        DCGANDiscriminator(refine_layers=-1)
+    with pytest.raises(ConfigError, match="refine_layers=True"):
+        DCGANDiscriminator(refine_layers=True)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
@@ -190,6 +198,32 @@ def test_dcgan_discriminator_depth_halves_the_image_that_many_times(depth: int) 
     clone = build_network(network_spec(disc))
     clone.load_state_dict(disc.state_dict())
     image, labels = torch.rand(2, 1, 32, 32), torch.tensor([2, 9])
+    assert torch.equal(clone(image, labels), disc(image, labels))
+
+
+@pytest.mark.parametrize("refine_layers", [0, 2])
+def test_dcgan_refine_layers_widen_what_each_feature_sees(refine_layers: int) -> None:
+    """At depth 3 the top-left feature of the 4x4 map sees pixels 0-14 of each axis; two 3x3
+    layers on that map stretch it to 0-30, at the same feature count, and the spec rebuilds it."""
+    torch.manual_seed(0)
+    disc = DCGANDiscriminator(img_size=32, width=4, depth=3, refine_layers=refine_layers)
+    stride_one = [
+        layer
+        for layer in disc.features
+        if isinstance(layer, torch.nn.Conv2d) and layer.stride == (1, 1)
+    ]
+    assert [(conv.in_channels, conv.out_channels) for conv in stride_one] == [(16, 16)] * (
+        refine_layers
+    )
+    image = torch.rand(1, 1, 32, 32, requires_grad=True)
+    features = disc.features(image)
+    assert features.shape == (1, 16 * 4 * 4)
+    features.view(1, 16, 4, 4)[:, :, 0, 0].sum().backward()
+    assert (image.grad[0, 0, 30, 30] != 0) == (refine_layers > 0)
+    assert image.grad[0, 0, 31, 31] == 0
+    clone = build_network(network_spec(disc))
+    clone.load_state_dict(disc.state_dict())
+    labels = torch.tensor([4])
     assert torch.equal(clone(image, labels), disc(image, labels))
 
 

@@ -4,8 +4,10 @@ The generator projects [label embedding, noise] to a ``img_size/4`` feature map 
 twice with nearest-neighbour upsampling and a 3x3 convolution (strided transposed convolutions
 drew checkerboard speckles and a worse FID; docs/results.md), computed at the low resolution by
 ``NearestUpsampleConv``. The discriminator halves the
-image ``depth`` times with strided convolutions, doubling its channels each time, and is
-conditioned on the label in one of two ways:
+image ``depth`` times with strided convolutions, doubling its channels each time, can follow them
+with ``refine_layers`` stride-1 3x3 convolutions on the smallest map (they relate the parts of the
+digit to one another for the price of a few multiply-adds at 4x4 px), and is conditioned on the
+label in one of two ways:
 
 * ``"concat"``: the label, as one constant plane per class, is stacked onto the image channels;
 * ``"projection"`` (Miyato & Koyama, 2018): the score is ``w·h + <embed(y), h>`` where ``h`` are
@@ -112,6 +114,7 @@ class DCGANDiscriminator(nn.Module):
         conditioning: str = "projection",
         spectral_norm: bool = False,
         depth: int = 2,
+        refine_layers: int = 0,
     ) -> None:
         super().__init__()
         _check_size(img_size)
@@ -120,6 +123,10 @@ class DCGANDiscriminator(nn.Module):
                 f"model.discriminator.depth={depth!r} must be an integer of at least 1 that "
                 f"leaves a feature map of 2 px or more from {img_size} px "
                 f"(at most {img_size.bit_length() - 2})"
+            )
+        if not is_integer(refine_layers) or refine_layers < 0:
+            raise ConfigError(
+                f"model.discriminator.refine_layers={refine_layers!r} must be an integer >= 0"
             )
         if conditioning not in CONDITIONING:
             raise ConfigError(
@@ -132,6 +139,7 @@ class DCGANDiscriminator(nn.Module):
         self.conditioning = conditioning
         self.spectral_norm = spectral_norm
         self.depth = depth
+        self.refine_layers = refine_layers
         wrap = apply_spectral_norm if spectral_norm else (lambda layer: layer)
         layers: list[nn.Module] = []
         in_channels = channels + (n_classes if conditioning == "concat" else 0)
@@ -143,6 +151,11 @@ class DCGANDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             in_channels, size = out_channels, size // 2
+        for _ in range(refine_layers):
+            layers += [
+                wrap(nn.Conv2d(in_channels, in_channels, 3, padding=1)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
         self.features = nn.Sequential(*layers, nn.Flatten())
         feature_dim = in_channels * size * size
         self.score = wrap(nn.Linear(feature_dim, 1))
@@ -164,6 +177,7 @@ class DCGANDiscriminator(nn.Module):
             "conditioning": self.conditioning,
             "spectral_norm": self.spectral_norm,
             "depth": self.depth,
+            "refine_layers": self.refine_layers,
         }
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
