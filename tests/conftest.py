@@ -70,6 +70,31 @@ def make_cfg(tmp_path: Path, tiny_data_dir: Path):
     return factory
 
 
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
+    """One tiny default-config run (trained, tested, checkpointed) shared by every test that
+    only reads its outputs: generation, evaluation, export, the service and the CLIs."""
+    from ganlab.train import train
+
+    out = tmp_path_factory.mktemp("trained_run")
+    train(compose_train_config(out, tiny_overrides(tiny_data_dir)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(trained_run: Path) -> Path:
+    return trained_run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def trained_onnx(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path) -> Path:
+    from ganlab.deploy.onnx_export import export_onnx
+
+    out = tmp_path_factory.mktemp("onnx") / "generator.onnx"
+    export_onnx(trained_checkpoint, out, parity_batch_sizes=(1, 5, 64))
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _small_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganlab.train import train
 from tests.helpers import REPO_ROOT, assert_one_line_error, run, tiny_cli_overrides
 
 
@@ -67,16 +66,6 @@ def test_missing_data_is_one_line(tmp_path: Path) -> None:
         env_dir,
     )
     assert_one_line_error(result, "train-images-idx3-ubyte is missing", "make data")
-
-
-@pytest.fixture(scope="module")
-def trained_checkpoint(tmp_path_factory, tiny_data_dir: Path) -> Path:
-    from tests.conftest import compose_train_config, tiny_overrides
-
-    out = tmp_path_factory.mktemp("cli_run")
-    cfg = compose_train_config(out, tiny_overrides(tiny_data_dir))
-    train(cfg)
-    return out / "checkpoints" / "last.ckpt"
 
 
 def test_generate_writes_png_and_npz(tmp_path: Path, trained_checkpoint: Path) -> None:

@@ -18,22 +18,16 @@ from ganlab.deploy.weights import export_weights, load_weights
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.generate import generate_images
 from ganlab.images import seeded_noise
-from ganlab.train import train
-from tests.conftest import compose_train_config, tiny_overrides
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, tiny_data_dir: Path) -> Path:
-    out = tmp_path_factory.mktemp("deploy_run")
-    train(compose_train_config(out, [*tiny_overrides(tiny_data_dir), "test=false"]))
-    return out / "checkpoints" / "last.ckpt"
+@pytest.fixture
+def checkpoint(trained_checkpoint: Path) -> Path:
+    return trained_checkpoint
 
 
-@pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory, checkpoint: Path) -> Path:
-    out = tmp_path_factory.mktemp("onnx") / "generator.onnx"
-    export_onnx(checkpoint, out, parity_batch_sizes=(1, 5, 64))
-    return out
+@pytest.fixture
+def onnx_model(trained_onnx: Path) -> Path:
+    return trained_onnx
 
 
 def test_weights_round_trip_without_lightning_or_hydra(tmp_path: Path, checkpoint: Path) -> None:

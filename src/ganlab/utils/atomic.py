@@ -1,8 +1,14 @@
 """Write files so that a crash or a full disk never leaves a half-written file in place; check
-what was written by its sha256."""
+what was written by its sha256.
+
+The recipe is the classic one: write a temporary file in the target's own folder (a rename is
+atomic only within one file system), fsync it, rename it over the target, fsync the folder so
+that the rename itself survives a power cut.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -11,23 +17,73 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush a file's bytes to the disk (an error such as a full disk surfaces here)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Persist a folder's entries (a rename); a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def check_writable_target(target: str | os.PathLike) -> Path:
+    """Raise IsADirectoryError now if ``target`` is a folder, before any file is written."""
+    target = Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(21, "Is a directory; cannot write a file over it", str(target))
+    return target
+
+
+def _temporary_beside(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(name)
+
+
+@contextmanager
+def atomic_paths(*targets: str | os.PathLike, mode: int = 0o644) -> Iterator[list[Path]]:
+    """Yield temporary paths beside ``targets``; when the block succeeds each is fsynced and
+    renamed over its target, so paired outputs appear together or not at all.
+
+    Every target is checked before anything is written. On any error all temporary files are
+    removed and the targets keep their previous content.
+    """
+    paths = [check_writable_target(target) for target in targets]
+    temporaries: list[Path] = []
+    try:
+        temporaries = [_temporary_beside(path) for path in paths]
+        yield temporaries
+        for tmp in temporaries:
+            os.chmod(tmp, mode)
+            fsync_file(tmp)
+        for tmp, path in zip(temporaries, paths, strict=True):
+            os.replace(tmp, path)
+        for folder in {path.parent for path in paths}:
+            fsync_dir(folder)
+    finally:
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(target: str | os.PathLike, mode: int = 0o644) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
 
     On any error the temporary file is removed and ``target`` keeps its previous content.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_paths(target, mode=mode) as (tmp,):
         yield tmp
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def sha256_of(path: str | os.PathLike) -> str:
