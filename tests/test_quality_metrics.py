@@ -51,6 +51,31 @@ def test_frechet_distance_of_a_set_to_itself_is_zero_and_a_shift_costs_its_squar
     assert float(metric.compute()) == pytest.approx(4.0, rel=1e-6)
 
 
+def reference_frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """The textbook formula with scipy's matrix square root, in float64."""
+    from scipy import linalg
+
+    mu_r, mu_f = real.mean(axis=0), fake.mean(axis=0)
+    cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    root = linalg.sqrtm(cov_r @ cov_f).real
+    return float(((mu_r - mu_f) ** 2).sum() + np.trace(cov_r + cov_f - 2 * root))
+
+
+def test_frechet_distance_matches_scipy_on_unequal_covariances() -> None:
+    """Different means and differently shaped covariances, so that the mean term, the trace
+    terms and the cross term all matter; a distance that drops any of them is far off."""
+    generator = torch.Generator().manual_seed(3)
+    real = torch.randn(400, 6, generator=generator) @ torch.randn(6, 6, generator=generator)
+    fake = torch.randn(300, 6, generator=generator) * torch.linspace(0.2, 3.0, 6) + 0.7
+    metric = FrechetDistance(6)
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    expected = reference_frechet_distance(real.double().numpy(), fake.double().numpy())
+    mean_term = float(((real.double().mean(0) - fake.double().mean(0)) ** 2).sum())
+    assert expected > 2 * mean_term  # the covariance terms carry most of the distance
+    assert float(metric.compute()) == pytest.approx(expected, rel=1e-5)
+
+
 def test_intra_class_distance_is_per_class_and_skips_classes_without_samples() -> None:
     real, fake = cloud(200, seed=1), cloud(200, seed=1).clone()
     labels = torch.arange(200) % 3
