@@ -18,6 +18,7 @@ from ganlab.utils.distributed import (
     scaled_learning_rate,
     take_over_gradient_sync,
 )
+from tests.ddp_gradients import average_on_rank, gradient_problem
 from tests.helpers import (
     REPO_ROOT,
     assert_one_line_error,
@@ -132,31 +133,6 @@ def test_torchrun_processes_share_one_run_folder(tmp_path: Path, tiny_data_dir: 
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
 
 
-def _average_on_rank(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
-    """One gloo process: gradients of a fixed linear model on this rank's half of a batch,
-    then averaged with :func:`average_gradients`; the result goes to ``rank<N>.pt``."""
-    import torch.distributed as dist
-
-    dist.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
-    )
-    try:
-        model, inputs = _gradient_problem()
-        half = inputs.chunk(world_size)[rank]
-        model(half).pow(2).mean().backward()
-        average_gradients(model.parameters())
-        torch.save([p.grad for p in model.parameters()], Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _gradient_problem() -> tuple[nn.Module, torch.Tensor]:
-    torch.manual_seed(0)
-    model = nn.Linear(5, 3)
-    inputs = torch.randn(8, 5) * torch.arange(1, 9).view(8, 1)  # the two halves differ a lot
-    return model, inputs
-
-
 def test_ddp_gradients_are_the_mean_over_processes_of_one_global_batch(tmp_path: Path) -> None:
     """Two processes, each with half of a batch of 8: after averaging, both hold the gradient
     that one process computes on the whole batch (a sum would be twice that, a missing
@@ -164,12 +140,12 @@ def test_ddp_gradients_are_the_mean_over_processes_of_one_global_batch(tmp_path:
     import torch.multiprocessing as mp
 
     mp.spawn(
-        _average_on_rank,
+        average_on_rank,
         args=(2, str(tmp_path / "init"), str(tmp_path)),
         nprocs=2,
         join=True,
     )
-    model, inputs = _gradient_problem()
+    model, inputs = gradient_problem()
     model(inputs).pow(2).mean().backward()
     expected = [p.grad for p in model.parameters()]
     for rank in (0, 1):
