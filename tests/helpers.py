@@ -124,3 +124,31 @@ class ShardRecorder(L.Callback):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         record = {"world_size": trainer.world_size, "seen": self.seen, "generator": weights}
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by :class:`CrashAt`: stands for a kill in the middle of training."""
+
+
+class CrashAt(L.Callback):
+    """Test callback: end the run with :class:`SimulatedCrash` before batch ``batch`` of epoch
+    ``epoch`` (both 0-based), after the checkpoints of the earlier epochs were written."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise SimulatedCrash(f"simulated crash at epoch {self.epoch}, batch {self.batch}")
+
+
+class SlowBatches(L.Callback):
+    """Test callback: every training batch takes at least ``seconds`` longer."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        import time
+
+        time.sleep(self.seconds)

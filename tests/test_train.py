@@ -13,7 +13,7 @@ from ganlab.checkpoints import load_checkpoint, load_generator, load_network
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.generate import generate_images
 from ganlab.train import train
-from tests.helpers import fit_batches
+from tests.helpers import SimulatedCrash, fit_batches
 
 
 def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
@@ -99,6 +99,102 @@ def test_resume_continues_epochs_steps_and_curves(make_cfg) -> None:
     curves = resumed["callbacks"]
     history = next(v for k, v in curves.items() if k.startswith("LossCurves"))
     assert [epoch for epoch, _ in history["epochs"]["train/g_loss_epoch"]] == [1, 2]
+
+
+def final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+def assert_same_tensors(mine, theirs, where: str = "") -> None:
+    """Equal nested containers of tensors and plain values, bit for bit."""
+    if isinstance(mine, dict):
+        assert mine.keys() == theirs.keys(), where
+        for key in mine:
+            assert_same_tensors(mine[key], theirs[key], f"{where}.{key}")
+    elif isinstance(mine, list | tuple):
+        assert len(mine) == len(theirs), where
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            assert_same_tensors(a, b, f"{where}[{i}]")
+    elif isinstance(mine, torch.Tensor):
+        assert torch.equal(mine, theirs), where
+    else:
+        assert mine == theirs, where
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        pytest.param([], id="assignment-mlp"),
+        pytest.param(["experiment=train_mnist_dcgan", "datamodule.batch_size=16"], id="dcgan-ema"),
+    ],
+)
+def test_a_run_killed_in_epoch_two_and_resumed_ends_where_the_uninterrupted_run_ends(
+    make_cfg, recipe: list[str]
+) -> None:
+    """Weights, EMA weights, optimiser moments, loop counters and every logged metric of the
+    resumed run equal the uninterrupted run's, bit for bit: the random-number states, the
+    optimisers and the EMA counter all came back from last.ckpt."""
+    common = [*recipe, "trainer.max_epochs=2"]
+    straight_cfg = make_cfg(*common, name="straight")
+    straight = train(straight_cfg)
+
+    crashed_cfg = make_cfg(
+        *common,
+        "+callbacks.crash._target_=tests.helpers.CrashAt",
+        "+callbacks.crash.epoch=1",
+        "+callbacks.crash.batch=3",
+        name="crashed",
+    )
+    with pytest.raises(SimulatedCrash):
+        train(crashed_cfg)
+    last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(last)["epoch"] == 0
+    resumed_cfg = make_cfg(*common, f"ckpt_path={last}", name="resumed")
+    resumed = train(resumed_cfg)
+
+    assert "val/fid" in straight and "test/cond_acc" in straight
+    assert resumed == straight
+    mine, theirs = final_state(Path(resumed_cfg.paths.output_dir)), final_state(
+        Path(straight_cfg.paths.output_dir)
+    )
+    for key in ("state_dict", "optimizer_states", "ganlab", "global_step", "epoch"):
+        assert_same_tensors(mine[key], theirs[key], key)
+    assert len(mine["optimizer_states"][0]["state"]) > 0  # Adam's moments were compared
+
+
+def test_resume_without_the_random_states_would_not_repeat_the_run(make_cfg) -> None:
+    """The control for the test above: with the random-state callback removed, the same
+    crash and resume give other numbers, so that test's equality is the callback's doing."""
+    common = ["trainer.max_epochs=2", "~callbacks.random_state"]
+    straight = train(make_cfg(*common, name="straight"))
+    crashed_cfg = make_cfg(
+        *common,
+        "+callbacks.crash._target_=tests.helpers.CrashAt",
+        "+callbacks.crash.epoch=1",
+        "+callbacks.crash.batch=3",
+        name="crashed",
+    )
+    with pytest.raises(SimulatedCrash):
+        train(crashed_cfg)
+    last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    resumed = train(make_cfg(*common, f"ckpt_path={last}", name="resumed"))
+    assert resumed["train/g_loss_epoch"] != straight["train/g_loss_epoch"]
+
+
+def test_max_time_is_the_budget_even_inside_the_first_epoch(make_cfg) -> None:
+    """No min_epochs floor: a 1-second budget stops a run whose batches take 0.3 s each in its
+    first epoch, after about three batches, not after the epoch's six."""
+    cfg = make_cfg(
+        "trainer.max_time=00:00:00:01",
+        "trainer.max_epochs=5",
+        "test=false",
+        "+callbacks.slow._target_=tests.helpers.SlowBatches",
+        "+callbacks.slow.seconds=0.3",
+    )
+    train(cfg)
+    state = load_checkpoint(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    assert state["epoch"] == 0
+    assert 2 * 2 <= state["global_step"] < 2 * 6  # one G and one D step per batch
 
 
 def test_last_checkpoint_follows_every_epoch_and_best_keeps_the_best(make_cfg) -> None:

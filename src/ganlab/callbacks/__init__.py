@@ -3,6 +3,7 @@
 from ganlab.callbacks.generation_quality import GenerationQuality
 from ganlab.callbacks.loss_curves import LossCurves
 from ganlab.callbacks.progress_bar import RichProgressBar
+from ganlab.callbacks.random_state import RandomState
 from ganlab.callbacks.sample_grid import SampleGrid
 
-__all__ = ["GenerationQuality", "LossCurves", "RichProgressBar", "SampleGrid"]
+__all__ = ["GenerationQuality", "LossCurves", "RandomState", "RichProgressBar", "SampleGrid"]
