@@ -126,12 +126,12 @@ class ShardRecorder(L.Callback):
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
 
 
-class SimulatedCrash(RuntimeError):
+class SimulatedCrashError(RuntimeError):
     """Raised by :class:`CrashAt`: stands for a kill in the middle of training."""
 
 
 class CrashAt(L.Callback):
-    """Test callback: end the run with :class:`SimulatedCrash` before batch ``batch`` of epoch
+    """Test callback: end the run with :class:`SimulatedCrashError` before batch ``batch`` of epoch
     ``epoch`` (both 0-based), after the checkpoints of the earlier epochs were written."""
 
     def __init__(self, epoch: int, batch: int) -> None:
@@ -139,7 +139,7 @@ class CrashAt(L.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise SimulatedCrash(f"simulated crash at epoch {self.epoch}, batch {self.batch}")
+            raise SimulatedCrashError(f"simulated crash at epoch {self.epoch}, batch {self.batch}")
 
 
 class SlowBatches(L.Callback):

@@ -13,7 +13,7 @@ from ganlab.checkpoints import load_checkpoint, load_generator, load_network
 from ganlab.errors import CheckpointError, ConfigError
 from ganlab.generate import generate_images
 from ganlab.train import train
-from tests.helpers import SimulatedCrash, fit_batches
+from tests.helpers import SimulatedCrashError, fit_batches
 
 
 def test_fast_dev_run_trains_validates_and_tests(make_cfg) -> None:
@@ -145,7 +145,7 @@ def test_a_run_killed_in_epoch_two_and_resumed_ends_where_the_uninterrupted_run_
         "+callbacks.crash.batch=3",
         name="crashed",
     )
-    with pytest.raises(SimulatedCrash):
+    with pytest.raises(SimulatedCrashError):
         train(crashed_cfg)
     last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     assert load_checkpoint(last)["epoch"] == 0
@@ -154,8 +154,9 @@ def test_a_run_killed_in_epoch_two_and_resumed_ends_where_the_uninterrupted_run_
 
     assert "val/fid" in straight and "test/cond_acc" in straight
     assert resumed == straight
-    mine, theirs = final_state(Path(resumed_cfg.paths.output_dir)), final_state(
-        Path(straight_cfg.paths.output_dir)
+    mine, theirs = (
+        final_state(Path(resumed_cfg.paths.output_dir)),
+        final_state(Path(straight_cfg.paths.output_dir)),
     )
     for key in ("state_dict", "optimizer_states", "ganlab", "global_step", "epoch"):
         assert_same_tensors(mine[key], theirs[key], key)
@@ -174,7 +175,7 @@ def test_resume_without_the_random_states_would_not_repeat_the_run(make_cfg) -> 
         "+callbacks.crash.batch=3",
         name="crashed",
     )
-    with pytest.raises(SimulatedCrash):
+    with pytest.raises(SimulatedCrashError):
         train(crashed_cfg)
     last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     resumed = train(make_cfg(*common, f"ckpt_path={last}", name="resumed"))
