@@ -95,6 +95,35 @@ def trained_onnx(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: P
     return out
 
 
+@pytest.fixture
+def small_tmpfs(tmp_path: Path):
+    """Factory: a fresh tmpfs of ``size`` bytes mounted under ``tmp_path`` (a real file system
+    that fills up), unmounted after the test. Needs root; skipped otherwise."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: int, name: str = "small_fs") -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        folder = tmp_path / name
+        folder.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
 @pytest.fixture(autouse=True)
 def _small_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
