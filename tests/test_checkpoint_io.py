@@ -84,8 +84,9 @@ target, io = sys.argv[1], AtomicCheckpointIO()
 value = 0.0
 while True:
     value += 1.0
-    io.save_checkpoint({"epoch": int(value), "state_dict": {"w": torch.full((%d,), value)}}, target)
-""" % (4 * PAYLOAD)
+    weights = torch.full((SIZE,), value)
+    io.save_checkpoint({"epoch": int(value), "state_dict": {"w": weights}}, target)
+""".replace("SIZE", str(4 * PAYLOAD))
 
 
 def test_a_kill_during_writes_never_leaves_a_broken_checkpoint(tmp_path: Path) -> None:
