@@ -34,6 +34,7 @@ from ganlab.assistant.rag.evaluation import (
 from ganlab.assistant.rag.index import INDEX_FILE, MANIFEST_FILE, cache_key, load_or_build
 from ganlab.assistant.rag.retriever import Hit, Retriever
 from ganlab.errors import ConfigError, DataFileError
+from tests.helpers import REAL_DATA_DIR
 
 CONFIG = Path(__file__).parents[2] / "src" / "ganlab" / "configs" / "rag" / "default.yaml"
 
@@ -73,8 +74,10 @@ def tiny_retriever(embedder, tmp_path_factory) -> Retriever:
 
 @pytest.fixture(scope="session")
 def pydoc_retriever(embedder, tmp_path_factory) -> Retriever:
-    """The default configuration over the real corpus, embedded once per session."""
-    return build_retriever(RagConfig(cache_dir=str(tmp_path_factory.mktemp("rag_cache"))), embedder)
+    """The default configuration over the real corpus, from the index cache under the data
+    folder (keyed by a hash of the corpus, chunker and embedder, so it is rebuilt whenever any
+    of them changes; `make assistant-setup` builds it)."""
+    return build_retriever(RagConfig(cache_dir=str(REAL_DATA_DIR / "rag_cache")), embedder)
 
 
 # --- chunking -------------------------------------------------------------------------------
