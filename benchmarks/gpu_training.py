@@ -2,8 +2,8 @@
 
     python benchmarks/gpu_training.py [--out docs/results/gpu_h200.json] [--device cuda]
 
-Prepared for sessions that are lent a GPU (the test suite never needs one). It measures, on one
-device, with the whole training split moved to the device once:
+For a machine with a GPU (the test suite never needs one). It measures, on one device, with the
+whole training split moved to the device once:
 
 * a full MNIST epoch (55,000 images) of the assignment's MLP pair with the bare loop of
   ``train_throughput.py``, at batch 64 (the assignment's) and larger batches;
