@@ -25,7 +25,7 @@ from ganlab.metrics.mnist_classifier import (
     predict,
 )
 from ganlab.metrics.precision_recall import PrecisionRecall, knn_radii
-from ganlab.sampling import class_grid_labels
+from ganlab.sampling import choose_per_class, class_grid_labels
 from ganlab.train import train
 from tests.conftest import compose_train_config, tiny_overrides
 from tests.helpers import REAL_DATA_DIR, make_tiny_mnist, real_mnist_available
@@ -353,6 +353,27 @@ def test_callback_logs_every_metric_for_validation_and_test(two_epoch_run) -> No
         assert metrics[f"{stage}/fid"] > 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["test/fid"] == pytest.approx(metrics["test/fid"])
+
+
+def test_testing_also_scores_real_training_images_as_the_floor(two_epoch_run) -> None:
+    """Real digits in place of the generated ones: what a perfect generator would score at the
+    same count. On these tiny runs the generator is far from it."""
+    _, metrics, _ = two_epoch_run
+    for key in KEYS:
+        assert f"test/floor_{key}" in metrics, key
+    assert metrics["test/floor_fid"] < metrics["test/fid"]
+
+
+def test_real_images_are_chosen_class_for_class() -> None:
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 0])
+    index = choose_per_class(labels, [3, 1, 0], seed=5)
+    assert sorted(labels[index].tolist()) == [0, 0, 0, 1]
+    assert len(set(index.tolist())) == 4
+    assert torch.equal(index, choose_per_class(labels, [3, 1, 0], seed=5))
+    draws = {tuple(sorted(choose_per_class(labels, [2, 0, 0], seed=s).tolist())) for s in range(8)}
+    assert len(draws) > 1  # the seed chooses which two of the four zeros
+    with pytest.raises(ValueError, match="class 2"):
+        choose_per_class(labels, [0, 0, 3], seed=0)
 
 
 def test_callback_measures_accuracy_every_epoch_and_the_rest_every_n(two_epoch_run) -> None:

@@ -35,6 +35,20 @@ def class_grid_labels(
     return torch.arange(n_classes, device=device).repeat_interleave(per_class)
 
 
+def choose_per_class(labels: torch.Tensor, counts: list[int], seed: int) -> torch.Tensor:
+    """Indices into ``labels``: ``counts[c]`` of class ``c`` each, drawn without replacement by
+    ``seed`` (real images standing in for generated ones, class for class). Raises ValueError
+    naming the class when it has fewer images than asked for."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for cls, count in enumerate(counts):
+        pool = torch.nonzero(labels == cls).squeeze(1)
+        if count > len(pool):
+            raise ValueError(f"{count} images of class {cls} asked for, {len(pool)} available")
+        chosen.append(pool[torch.randperm(len(pool), generator=generator)[:count]])
+    return torch.cat(chosen)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Generator output in [-1, 1] -> uint8 pixels in [0, 255], same shape, as numpy."""
     return images_np.to_uint8(images.detach().float().cpu().numpy())

@@ -1,7 +1,9 @@
 """Logs how good the generated digits are: ``val/cond_acc`` after every validation (it picks the
 best checkpoint), the rest of :data:`ganlab.metrics.KEYS` (``val/fid``, ``val/intra_fid``,
 ``val/inception_score``, ``val/precision``, ``val/recall``) every ``every_n_epochs``, and all
-of them as ``test/...`` (on more samples, against the test split) after testing.
+of them as ``test/...`` (on more samples, against the test split) after testing. With
+``floor`` on, testing also logs ``test/floor_<key>``: the same metrics for as many real training
+images per class as were generated, the score a perfect generator would get at that count.
 
 The evaluator is the project's own MNIST classifier (trained once per data folder and cached);
 the images come from fixed noise so epochs are compared on equal terms. The evaluator's pass
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ganlab.data.mnist_datamodule import batch_loader
 from ganlab.errors import ConfigError
@@ -21,7 +23,7 @@ from ganlab.metrics import KEYS
 from ganlab.metrics import GenerationQuality as QualityMetric
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
-from ganlab.sampling import class_grid_labels, generate
+from ganlab.sampling import choose_per_class, class_grid_labels, generate
 
 
 def samples(
@@ -34,6 +36,27 @@ def samples(
     return images, labels
 
 
+def dataset_labels(dataset: Dataset) -> torch.Tensor:
+    """All labels of an in-memory data set (a TensorDataset, or subsets of one), without
+    touching its images."""
+    if isinstance(dataset, Subset):
+        return dataset_labels(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    if isinstance(dataset, TensorDataset):
+        return dataset.tensors[1]
+    raise TypeError(f"cannot read the labels of a {type(dataset).__name__} without loading it")
+
+
+def real_stand_ins(
+    dataset: Dataset, n_classes: int, per_class: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` real images of each class from ``dataset`` (fewer where it has fewer)."""
+    labels = dataset_labels(dataset)
+    available = torch.bincount(labels, minlength=n_classes).tolist()
+    index = choose_per_class(labels, [min(per_class, n) for n in available], seed).tolist()
+    images, chosen_labels = dataset.__getitems__(index)  # type: ignore[attr-defined]
+    return images, chosen_labels
+
+
 class GenerationQuality(L.Callback):
     def __init__(
         self,
@@ -44,6 +67,7 @@ class GenerationQuality(L.Callback):
         seed: int = 1,
         k: int = 3,
         verify: bool = True,
+        floor: bool = False,
     ) -> None:
         for name, value in (
             ("per_class", per_class),
@@ -60,6 +84,7 @@ class GenerationQuality(L.Callback):
         self.seed = seed
         self.k = k
         self.verify = verify
+        self.floor = floor
         self.classifier: torch.nn.Module | None = None
         self.val_quality: QualityMetric | None = None
 
@@ -111,22 +136,30 @@ class GenerationQuality(L.Callback):
         if self.val_quality is None:
             self.val_quality = self.reference(trainer, pl_module, trainer.datamodule.data_val)
         values = self.measure(self.val_quality, trainer, pl_module, self.per_class, self.seed)
-        self.log_all(pl_module, "val", values)
+        self.log_all(pl_module, "val/", values)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # A different seed from validation: the best checkpoint was chosen on the validation noise.
         quality = self.reference(trainer, pl_module, trainer.datamodule.data_test)
         values = self.measure(quality, trainer, pl_module, self.test_per_class, self.seed + 1)
-        self.log_all(pl_module, "test", values)
+        self.log_all(pl_module, "test/", values)
+        if self.floor:
+            images, labels = real_stand_ins(
+                trainer.datamodule.data_train, pl_module.n_classes, self.test_per_class, self.seed
+            )
+            rank, world = trainer.global_rank, trainer.world_size
+            quality.reset()
+            quality.update(images[rank::world], labels[rank::world], real=False)
+            self.log_all(pl_module, "test/floor_", quality.compute())
 
     @staticmethod
-    def log_all(pl_module: L.LightningModule, stage: str, values: dict[str, float]) -> None:
+    def log_all(pl_module: L.LightningModule, prefix: str, values: dict[str, float]) -> None:
         # The values are already the same on every process (torchmetrics summed the states);
         # sync_dist only keeps Lightning from warning about epoch-level values under DDP.
         for key in KEYS:
             pl_module.log(
-                f"{stage}/{key}",
+                f"{prefix}{key}",
                 values[key],
-                prog_bar=stage == "val" and key == "cond_acc",
+                prog_bar=prefix == "val/" and key == "cond_acc",
                 sync_dist=True,
             )
