@@ -307,3 +307,20 @@ def test_cpu_threads_are_pinned_and_checked(make_cfg) -> None:
     assert torch.get_num_threads() == 1
     with pytest.raises(ConfigError, match=r"extras.cpu_threads=0 must be a positive integer"):
         train(make_cfg("extras.cpu_threads=0"))
+
+
+def test_a_run_ends_with_where_it_is_its_numbers_against_real_digits_and_what_next(
+    make_cfg, capsys
+) -> None:
+    cfg = make_cfg()
+    train(cfg)
+    out = capsys.readouterr().out
+    run_dir = Path(cfg.paths.output_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert f"Run folder: {run_dir}" in out
+    fid_line = next(line for line in out.splitlines() if line.strip().startswith("FID "))
+    generated, real = (float(part.split()[-1]) for part in fid_line.split("|"))
+    assert generated == pytest.approx(summary["metrics"]["test/fid"], abs=0.005)
+    assert real == pytest.approx(summary["metrics"]["test/floor_fid"], abs=0.005)
+    assert f"ganlab-generate {summary['best_checkpoint']} --labels 5" in out
+    assert str(run_dir / "samples" / "latest.png") in out

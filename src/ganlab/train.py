@@ -87,6 +87,39 @@ def objective(
     return metrics[name]
 
 
+HEADLINE = (
+    ("cond_acc", "conditional accuracy", "{:.1%}"),
+    ("fid", "FID", "{:.2f}"),
+    ("intra_fid", "intra-class FID", "{:.2f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+)
+
+
+def run_report(output_dir: Path, summary: dict[str, Any]) -> str:
+    """What a person wants at the end of a run: where it is, how good it is against real
+    digits at the same count (``test/floor_*``), and what to try next."""
+    metrics = summary["metrics"]
+    lines = [f"Run folder: {output_dir}"]
+    if "test/fid" in metrics:
+        lines.append("Test metrics (generated digits | real training digits, same count):")
+        for key, name, form in HEADLINE:
+            if f"test/{key}" in metrics:
+                floor = metrics.get(f"test/floor_{key}")
+                shown = form.format(metrics[f"test/{key}"])
+                real = form.format(floor) if floor is not None else "n/a"
+                lines.append(f"  {name:<22} {shown:>8} | {real}")
+    checkpoint = summary.get("best_checkpoint")
+    if checkpoint:
+        lines += [
+            "Next:",
+            f"  ganlab-generate {checkpoint} --labels 5 --n 8 --out five   # draw eight 5s",
+            f"  ganlab-evaluate {checkpoint} --per-class 1000   # score it again",
+            f"  open {output_dir / 'samples' / 'latest.png'}   # the sample grids, one per epoch",
+        ]
+    return "\n".join(lines)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) the configured model; return the final metrics as plain floats, plus
     ``objective`` when ``cfg.optimized_metric`` names one for a sweep."""
@@ -140,13 +173,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero and output_dir.is_dir():
         with atomic_path(output_dir / "summary.json") as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
-        accuracy = metrics.get("test/cond_acc", metrics.get("val/cond_acc"))
-        log.info(
-            "Run folder %s; best checkpoint %s%s",
-            output_dir,
-            summary["best_checkpoint"],
-            f"; conditional accuracy {accuracy:.4f}" if accuracy is not None else "",
-        )
+        print(run_report(output_dir, summary), flush=True)
     return metrics
 
 
