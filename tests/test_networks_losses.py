@@ -253,6 +253,9 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_grows_otherwise() 
     unit = 1 / math.sqrt(16)
     assert gradient_penalty(linear_critic(unit), real, fake, labels) == pytest.approx(0, abs=1e-6)
     assert gradient_penalty(linear_critic(3 * unit), real, fake, labels) == pytest.approx(4.0)
+    # Squared, not doubled: slopes 0 and 2 both sit one away from 1 and pay 1.
+    assert gradient_penalty(linear_critic(0.0), real, fake, labels) == pytest.approx(1.0)
+    assert gradient_penalty(linear_critic(2 * unit), real, fake, labels) == pytest.approx(1.0)
 
 
 def test_r1_penalty_values_and_gradients_reach_the_discriminator() -> None:
