@@ -5,10 +5,11 @@ of them as ``test/...`` (on more samples, against the test split) after testing.
 ``floor`` on, testing also logs ``test/floor_<key>``: the same metrics for as many real training
 images per class as were generated, the score a perfect generator would get at that count.
 
-The evaluator is the project's own MNIST classifier (trained once per data folder and cached);
-the images come from fixed noise so epochs are compared on equal terms. The evaluator's pass
-over the real validation images is made once per fit and kept. Under DDP each process measures
-its share of the real and generated images and torchmetrics sums the states.
+The evaluator is the project's own MNIST classifier (the packaged, checksummed weights for real
+MNIST; for other data folders, trained once and cached); the images come from fixed noise so
+epochs are compared on equal terms. The evaluator's pass over the real validation images is made
+once per fit and kept. Under DDP each process measures its share of the real and generated
+images and torchmetrics sums the states.
 """
 
 from __future__ import annotations
