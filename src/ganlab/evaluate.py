@@ -16,9 +16,12 @@ generator is judged against the floor at its own count, not against zero.
 
 from __future__ import annotations
 
-import argparse
 import json
+import lzma
 import math
+import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,34 +29,112 @@ import numpy as np
 import torch
 
 from ganlab.data.mnist_datamodule import N_CLASSES, load_split, to_model_range
+from ganlab.deploy.backends import load_backend
 from ganlab.errors import ConfigError, DataFileError, one_line_errors
-from ganlab.generate import generate_images
+from ganlab.generate import MAX_IMAGES, OneLineArgumentParser, parse_labels, sample
+from ganlab.images import check_seed, write_outputs
 from ganlab.metrics import GenerationQuality
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
 from ganlab.sampling import class_grid_labels
-from ganlab.utils.atomic import atomic_path
+from ganlab.utils.atomic import check_writable_target
 
 # Image size of the floor without a generator: the datamodule's default (datamodule.img_size).
 # It matters: the floor at 10,000 images is FID 2.40 at 32 px and 3.89 at 28 px.
 FLOOR_IMG_SIZE = 32
+# Sizes the evaluator judges: MNIST is 28 px, the generators draw 28 or 32; below 8 px a digit
+# is a blur, above 128 px the test split alone (resized to match) takes gigabytes.
+MIN_IMG_SIZE, MAX_IMG_SIZE = 8, 128
+SAMPLE_CHANNELS = (1, 3)
+# What reading a damaged .npz can raise: the zip layer, its decompressors, numpy's header parser.
+NPZ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    SyntaxError,
+    NotImplementedError,
+    RuntimeError,
+)
+EXPECTED_SAMPLES = (
+    f"expected uint8 images N x H x W or N x C x H x W (C in {SAMPLE_CHANNELS}), square, "
+    f"{MIN_IMG_SIZE}..{MAX_IMG_SIZE} px, 1..{MAX_IMAGES} of them, and N integer labels "
+    f"0..{N_CLASSES - 1}, as ganlab-generate writes"
+)
+
+
+class _UnexpectedArrayError(Exception):
+    """An array of the .npz is missing or not what ganlab-generate writes."""
+
+
+def _check_images_header(shape: tuple[int, ...], dtype: np.dtype) -> None:
+    size_ok = len(shape) in (3, 4) and shape[-1] == shape[-2]
+    size_ok = size_ok and MIN_IMG_SIZE <= shape[-1] <= MAX_IMG_SIZE and 1 <= shape[0] <= MAX_IMAGES
+    if dtype != np.uint8 or not size_ok or (len(shape) == 4 and shape[1] not in SAMPLE_CHANNELS):
+        raise _UnexpectedArrayError(f"'images' is {dtype} of shape {shape}")
+
+
+def _check_labels_header(shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if dtype.kind not in "iu" or len(shape) != 1 or shape[0] > MAX_IMAGES:
+        raise _UnexpectedArrayError(f"'labels' is {dtype} of shape {shape}")
+
+
+def _read_npy(
+    archive: zipfile.ZipFile,
+    name: str,
+    check: Callable[[tuple[int, ...], np.dtype], None],
+) -> np.ndarray:
+    """One array of an .npz, its header checked by ``check`` before its data is read, so that a
+    header claiming a billion images costs nothing."""
+    try:
+        member = archive.getinfo(f"{name}.npy")
+    except KeyError:
+        raise _UnexpectedArrayError(f"it has no '{name}' array") from None
+    with archive.open(member) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"'{name}' is in .npy format {version}, expected 1.0 or 2.0")
+        if dtype.hasobject or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise _UnexpectedArrayError(f"'{name}' is {dtype} of shape {shape}")
+        check(shape, dtype)
+        size = math.prod(shape) * dtype.itemsize
+        data = handle.read(size)
+    if len(data) != size:
+        raise ValueError(f"'{name}' is truncated: {len(data)} of {size} bytes")
+    array = np.frombuffer(bytearray(data), dtype=dtype)
+    return array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
 
 
 def load_npz_samples(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images (N,H,W or N,C,H,W) and int64 labels from an .npz -> images in [-1, 1]."""
+    """uint8 images (N,H,W or N,C,H,W) and int64 labels from an .npz -> images in [-1, 1].
+
+    Shapes and types are checked from the arrays' headers before their data is read."""
     if not path.is_file():
         raise DataFileError(f"sample file {path} does not exist")
     try:
-        with np.load(path) as data:
-            images, labels = data["images"], data["labels"]
-    except (KeyError, ValueError, OSError) as error:
+        with zipfile.ZipFile(path) as archive:
+            images = _read_npy(archive, "images", _check_images_header)
+            labels = _read_npy(archive, "labels", _check_labels_header)
+    except _UnexpectedArrayError as error:
+        raise DataFileError(f"{path}: {error}; {EXPECTED_SAMPLES}") from None
+    except NPZ_ERRORS as error:
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
         raise DataFileError(
-            f"{path} is not an .npz with 'images' and 'labels' ({error})"
+            f"{path} is not a readable .npz of samples ({detail}); {EXPECTED_SAMPLES}"
         ) from error
-    if images.dtype != np.uint8 or images.ndim not in (3, 4) or len(images) != len(labels):
-        raise DataFileError(
-            f"{path}: expected uint8 images N x H x W or N x C x H x W and N labels, got "
-            f"{images.dtype} {images.shape} and {labels.shape}"
+    if len(labels) != len(images) or (
+        len(labels) and (labels.min() < 0 or labels.max() >= N_CLASSES)
+    ):
+        found = f"{len(labels)} labels" + (
+            f" in {labels.min()}..{labels.max()}" if len(labels) else ""
         )
+        raise DataFileError(f"{path} has {len(images)} images and {found}; {EXPECTED_SAMPLES}")
     pixels = torch.from_numpy(images)
     return to_model_range(pixels, pixels.shape[-1]), torch.from_numpy(labels.astype(np.int64))
 
@@ -63,8 +144,16 @@ def load_samples(source: Path, per_class: int, seed: int) -> tuple[torch.Tensor,
     if source.suffix == ".npz":
         images, labels = load_npz_samples(source)
         return images, labels, N_CLASSES
-    generated, label_array, backend = generate_images(source, ["0-9"], per_class, seed)
-    return torch.from_numpy(generated), torch.from_numpy(label_array), backend.info.n_classes
+    backend = load_backend(source)
+    info = backend.info
+    if not MIN_IMG_SIZE <= info.img_size <= MAX_IMG_SIZE or info.channels not in SAMPLE_CHANNELS:
+        raise ConfigError(
+            f"{source} draws {info.channels}x{info.img_size}x{info.img_size} images; the "
+            f"evaluator judges {SAMPLE_CHANNELS} channel(s) of {MIN_IMG_SIZE}..{MAX_IMG_SIZE} px"
+        )
+    classes = parse_labels(["0-9"], info.n_classes)
+    generated, label_array = sample(backend, classes, per_class, seed)
+    return torch.from_numpy(generated), torch.from_numpy(label_array), info.n_classes
 
 
 def training_images_like(
@@ -120,6 +209,11 @@ def evaluate(
     """The JSON report of ``source`` (if given) and of the floor (if asked) against the test
     split. Without a source the floor has ``per_class`` images per class at ``img_size``
     (default 32); with one, the images' own size is used."""
+    check_seed(seed, "--seed")
+    if not 1 <= per_class <= MAX_IMAGES // N_CLASSES:
+        raise ConfigError(
+            f"--per-class {per_class} must be between 1 and {MAX_IMAGES // N_CLASSES}"
+        )
     if source is None and not floor:
         raise ConfigError(
             "nothing to evaluate: give a checkpoint, weights folder, .onnx or .npz, "
@@ -137,8 +231,10 @@ def evaluate(
         labels = class_grid_labels(N_CLASSES, per_class)
         n_classes = N_CLASSES
         img_size = FLOOR_IMG_SIZE if img_size is None else img_size
-        if img_size < 8:
-            raise ConfigError(f"--img-size {img_size} is too small; use at least 8")
+        if not MIN_IMG_SIZE <= img_size <= MAX_IMG_SIZE:
+            raise ConfigError(
+                f"--img-size {img_size} must be between {MIN_IMG_SIZE} and {MAX_IMG_SIZE}"
+            )
     classifier, info = load_or_train_classifier(data_dir)
     real_images, real_labels = load_split(data_dir, "test", img_size)
     quality = GenerationQuality(classifier, n_classes)
@@ -158,10 +254,11 @@ def evaluate(
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
+        prog="ganlab-evaluate",
         description="Quality of a checkpoint, weights folder, .onnx or .npz against the MNIST "
         "test split: conditional accuracy, FID, intra-class FID, Inception-style score, "
-        "precision and recall, in the evaluator classifier's feature space."
+        "precision and recall, in the evaluator classifier's feature space.",
     )
     parser.add_argument(
         "source",
@@ -191,15 +288,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", help="also write the JSON report here")
     args = parser.parse_args(argv)
-    if args.per_class < 1:
-        raise ConfigError(f"--per-class {args.per_class} must be at least 1")
+    if args.out:  # refused now, not after the evaluation
+        check_writable_target(args.out)
     report = evaluate(
         args.source, args.data_dir, args.per_class, args.seed, args.floor, args.img_size
     )
     text = json.dumps(report, indent=2)
     if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(text + "\n")
+        write_outputs({args.out: (text + "\n").encode()})
     print(text)
 
 

@@ -18,10 +18,20 @@ import numpy as np
 
 from ganlab.deploy.backends import BACKENDS, GeneratorBackend, load_backend
 from ganlab.errors import ConfigError, one_line_errors
-from ganlab.images import encode_npz, encode_png, seeded_noise, to_uint8
-from ganlab.utils.atomic import atomic_path
+from ganlab.images import check_seed, encode_npz, encode_png, seeded_noise, to_uint8, write_outputs
+from ganlab.utils.atomic import check_writable_target
 
 MAX_IMAGES = 100_000
+# Pixel values of one call (float32): 1 GiB, 100,000 MNIST images are a tenth of it.
+MAX_VALUES = 2**28
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse's usage errors as one ``error: ...`` line and exit 2, like every other bad input
+    (argparse itself prints the usage first, several lines)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message}; see {self.prog} --help")
 
 
 def parse_labels(values: list[str], n_classes: int) -> list[int]:
@@ -38,6 +48,10 @@ def parse_labels(values: list[str], n_classes: int) -> list[int]:
                 raise ConfigError(
                     f"label {token!r} is not a class number; expected integers 0..{n_classes - 1}"
                 ) from None
+            if len(numbers) == 2 and numbers[0] > numbers[1]:
+                raise ConfigError(
+                    f"label range {token!r} is empty; write the smaller class first, e.g. 0-9"
+                )
             expanded = range(numbers[0], numbers[-1] + 1) if len(numbers) == 2 else numbers
             for label in expanded:
                 if not 0 <= label < n_classes:
@@ -58,6 +72,14 @@ def sample(
         raise ConfigError(
             f"--n {n} for {len(classes)} label(s) must give between 1 and {MAX_IMAGES} images"
         )
+    info = backend.info
+    values = n * len(classes) * info.channels * info.img_size**2
+    if values > MAX_VALUES:
+        raise ConfigError(
+            f"--n {n} for {len(classes)} label(s) of {info.channels}x{info.img_size}x"
+            f"{info.img_size} images is {values:,} pixel values, more than {MAX_VALUES:,}; "
+            "draw fewer at a time"
+        )
     labels = np.repeat(np.asarray(classes, dtype=np.int64), n)
     noise = seeded_noise(len(labels), backend.info.latent_dim, seed)
     return backend.run(noise, labels), labels
@@ -67,15 +89,26 @@ def generate_images(
     model: str | Path, labels: list[str], n: int, seed: int, backend: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, GeneratorBackend]:
     """Load ``model`` and draw ``n`` images per requested label."""
+    check_seed(seed)
     loaded = load_backend(model, backend)
     classes = parse_labels(labels, loaded.info.n_classes)
     images, label_array = sample(loaded, classes, n, seed)
     return images, label_array, loaded
 
 
+def output_paths(out: str) -> tuple[Path, Path]:
+    """``X.png`` and ``X.npz`` for ``--out X``."""
+    path = Path(out)
+    if not path.name or path.name in (".", ".."):
+        raise ConfigError(f"--out {out!r} has no file name; give e.g. --out samples/five")
+    return path.with_suffix(".png"), path.with_suffix(".npz")
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Generate class-conditional images.")
+    parser = OneLineArgumentParser(
+        prog="ganlab-generate", description="Generate class-conditional images."
+    )
     parser.add_argument("model", help="checkpoint (.ckpt), exported weights folder, or .onnx")
     parser.add_argument(
         "--labels", nargs="+", default=["0-9"], help="classes: 5 | 0,3,7 | 0-9 (default 0-9)"
@@ -87,15 +120,15 @@ def main(argv: list[str] | None = None) -> None:
         "--backend", choices=BACKENDS, help="default: onnxruntime for .onnx files, else torch"
     )
     args = parser.parse_args(argv)
+    check_seed(args.seed, "--seed")
+    png, npz = output_paths(args.out)
+    for target in (png, npz):  # refused now, not after the images are drawn
+        check_writable_target(target)
 
     images, labels, _ = generate_images(args.model, args.labels, args.n, args.seed, args.backend)
     pixels = to_uint8(images)
-    out = Path(args.out)
-    png, npz = out.with_suffix(".png"), out.with_suffix(".npz")
-    with atomic_path(npz) as tmp:
-        tmp.write_bytes(encode_npz(pixels, labels))
-    with atomic_path(png) as tmp:
-        tmp.write_bytes(encode_png(pixels, per_row=args.n))
+    # Both files or neither: a folder named five.png is found before five.npz is written.
+    write_outputs({npz: encode_npz(pixels, labels), png: encode_png(pixels, per_row=args.n)})
     print(f"wrote {len(labels)} images to {png} and {npz}")
 
 
