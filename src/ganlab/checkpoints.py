@@ -1,4 +1,10 @@
-"""Reading this project's checkpoints safely (``weights_only=True``) and with clear errors."""
+"""Reading this project's checkpoints safely (``weights_only=True``) and with clear errors.
+
+``weights_only=True`` keeps a checkpoint from running code, but what it unpickles is still the
+file's word: the ``ganlab`` section and the state dict are checked for structure, every size in
+them is bounded before a network is built (see :mod:`ganlab.networks.spec`), and the metadata
+must agree with the weights' shapes.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,58 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganlab.errors import CheckpointError
+from ganlab.errors import CheckpointError, is_integer
 from ganlab.networks import build_network
+from ganlab.networks.spec import FIELD_BOUNDS
 
 EMA_PREFIX = "ema_generator."
+ROLES = ("generator", "discriminator")
+# Metadata entries every ganlab checkpoint has, checked against the networks after loading.
+SIZE_FIELDS = ("n_classes", "latent_dim")
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def check_checkpoint(checkpoint: object, where: str) -> dict[str, Any]:
+    """The checkpoint dict if its structure is that of a ganlab checkpoint; CheckpointError naming
+    ``where`` (the file) and the bad entry otherwise. Network specs are checked when built."""
+    if (
+        not isinstance(checkpoint, dict)
+        or "ganlab" not in checkpoint
+        or "state_dict" not in checkpoint
+    ):
+        raise CheckpointError(f"{where} is not a ganlab GAN checkpoint (no 'ganlab' section)")
+    meta, state = checkpoint["ganlab"], checkpoint["state_dict"]
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"{where}: its 'ganlab' section is a {_type_name(meta)}, expected a dict with "
+            "generator, discriminator, n_classes and latent_dim"
+        )
+    for role in ROLES:
+        if not isinstance(meta.get(role), dict):
+            found = "missing" if role not in meta else f"a {_type_name(meta[role])}"
+            raise CheckpointError(
+                f"{where}: 'ganlab.{role}' is {found}, expected the network's spec (a dict)"
+            )
+    for field in SIZE_FIELDS:
+        low, high = FIELD_BOUNDS[field]
+        value = meta.get(field)
+        if not is_integer(value) or not low <= value <= high:
+            raise CheckpointError(
+                f"{where}: 'ganlab.{field}' is {value!r:.40}, expected an integer in {low}..{high}"
+            )
+    ema_updates = meta.get("ema_updates")
+    if ema_updates is not None and (not is_integer(ema_updates) or ema_updates < 0):
+        raise CheckpointError(
+            f"{where}: 'ganlab.ema_updates' is {ema_updates!r:.40}, expected an integer >= 0"
+        )
+    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+        raise CheckpointError(
+            f"{where}: its 'state_dict' is a {_type_name(state)}, expected a dict of named tensors"
+        )
+    return checkpoint
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -25,13 +79,55 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as error:  # a damaged file can fail anywhere inside the unpickler
         detail = f"{type(error).__name__}: {str(error).split('. ')[0][:160]}"
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({detail})") from error
-    if (
-        not isinstance(checkpoint, dict)
-        or "ganlab" not in checkpoint
-        or "state_dict" not in checkpoint
-    ):
-        raise CheckpointError(f"{path} is not a ganlab GAN checkpoint (no 'ganlab' section)")
-    return checkpoint
+    return check_checkpoint(checkpoint, str(path))
+
+
+def check_finite(state: dict[str, torch.Tensor], where: str) -> None:
+    """A diverged run saves NaN weights, which would draw blank images without a word."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{where}: weight {name} holds NaN or infinite values")
+
+
+def load_state(network: nn.Module, state: dict[str, Any], where: str) -> None:
+    """``network.load_state_dict(state)`` (strict), with one clear error for every misfit."""
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{where}: {name} is a {_type_name(value)}, not a tensor")
+    check_finite(state, where)
+    try:
+        network.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as error:
+        detail = " ".join(str(error).split())[:300]
+        raise CheckpointError(f"{where}: the weights do not fit: {detail}") from error
+
+
+def network_from(checkpoint: dict[str, Any], role: str, where: str) -> nn.Module:
+    """Rebuild ``role`` from a checked checkpoint dict and check its metadata against it."""
+    if role not in ROLES:
+        raise CheckpointError(f"unknown network {role!r}; expected generator or discriminator")
+    meta = checkpoint["ganlab"]
+    try:
+        network = build_network(meta[role])
+    except CheckpointError as error:
+        raise CheckpointError(f"{where}: 'ganlab.{role}': {error}") from error
+    weights = checkpoint["state_dict"]
+    prefix = f"{role}."
+    if role == "generator" and any(k.startswith(EMA_PREFIX) for k in weights):
+        # An exponential moving average of the generator samples better than the raw weights.
+        prefix = EMA_PREFIX
+    state = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+    load_state(network, state, f"{role} weights in {where}")
+    # The weights fixed the network's sizes (strict loading compares every shape); the top-level
+    # metadata, which the backends report and validate labels against, must say the same.
+    for field in SIZE_FIELDS:
+        actual = getattr(network, field, None)
+        if actual is not None and actual != meta[field]:
+            raise CheckpointError(
+                f"{where}: 'ganlab.{field}' is {meta[field]} but the {role}'s weights have "
+                f"{field}={actual}"
+            )
+    return network.eval()
 
 
 def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.Module, dict]:
@@ -39,22 +135,10 @@ def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.M
 
     Returns the network and the checkpoint's ``ganlab`` metadata (n_classes, latent_dim, specs).
     """
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint["ganlab"]
-    if role not in ("generator", "discriminator"):
+    if role not in ROLES:
         raise CheckpointError(f"unknown network {role!r}; expected generator or discriminator")
-    network = build_network(meta[role])
-    weights = checkpoint["state_dict"]
-    prefix = f"{role}."
-    if role == "generator" and any(k.startswith(EMA_PREFIX) for k in weights):
-        # An exponential moving average of the generator samples better than the raw weights.
-        prefix = EMA_PREFIX
-    state = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(f"{role} weights in {path} do not fit: {error}") from error
-    return network.eval(), meta
+    checkpoint = load_checkpoint(path)
+    return network_from(checkpoint, role, str(path)), checkpoint["ganlab"]
 
 
 def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict]:

@@ -19,10 +19,19 @@ from typing import Protocol
 
 import numpy as np
 
-from ganlab.errors import CheckpointError, ConfigError
+from ganlab.errors import CheckpointError, ConfigError, is_integer
 
 BACKENDS = ("torch", "onnxruntime")
 ONNX_METADATA_KEY = "ganlab"
+# Inclusive bounds of the sizes a model declares, read from files and so bounded before anything
+# is allocated: far above the MNIST models (10 classes, latent 100, 1 channel, 28 or 32 px), far
+# below a batch that exhausts memory. ganlab.networks.spec bounds network specs with them too.
+INFO_BOUNDS: dict[str, tuple[int, int]] = {
+    "n_classes": (1, 1000),
+    "latent_dim": (1, 65_536),
+    "channels": (1, 4),
+    "img_size": (1, 1024),
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,26 @@ class ModelInfo:
     img_size: int
     source: str
     backend: str
+
+
+def model_info(description: object, source: str | os.PathLike, backend: str) -> ModelInfo:
+    """A :class:`ModelInfo` from a file's description, each size an integer within
+    :data:`INFO_BOUNDS`; CheckpointError naming the file and the entry otherwise."""
+    if not isinstance(description, dict):
+        raise CheckpointError(
+            f"{source}: its model description is a {type(description).__name__}, expected a "
+            f"dict with {', '.join(INFO_BOUNDS)}; re-export it"
+        )
+    sizes = {}
+    for field, (low, high) in INFO_BOUNDS.items():
+        value = description.get(field)
+        if not is_integer(value) or not low <= value <= high:
+            raise CheckpointError(
+                f"{source}: '{field}' is {value!r:.40}, expected an integer in {low}..{high}; "
+                "re-export it"
+            )
+        sizes[field] = value
+    return ModelInfo(**sizes, source=str(source), backend=backend)
 
 
 class GeneratorBackend(Protocol):
@@ -52,22 +81,15 @@ class TorchBackend:
 
         path = Path(path)
         if path.is_dir():
-            self.generator, description = load_weights(path)
-            n_classes, latent_dim = description["n_classes"], description["latent_dim"]
+            self.generator, _ = load_weights(path)
         else:
-            self.generator, meta = load_generator(path)
-            n_classes, latent_dim = meta["n_classes"], meta["latent_dim"]
+            self.generator, _ = load_generator(path)
         self._torch = torch
         self.device = torch.device(device)
         self.generator.to(self.device)
-        self.info = ModelInfo(
-            n_classes=int(n_classes),
-            latent_dim=int(latent_dim),
-            channels=int(self.generator.channels),
-            img_size=int(self.generator.img_size),
-            source=str(path),
-            backend="torch",
-        )
+        # The loaders checked the file's metadata against the weights; the network is the truth.
+        sizes = {field: getattr(self.generator, field, None) for field in INFO_BOUNDS}
+        self.info = model_info(sizes, path, "torch")
 
     def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -88,6 +110,8 @@ class OnnxRuntimeBackend:
         if not path.is_file():
             raise CheckpointError(f"ONNX model {path} does not exist")
         options = ort.SessionOptions()
+        # Errors reach the user as one CheckpointError line, not as onnxruntime's log lines.
+        options.log_severity_level = 4
         if threads:
             options.intra_op_num_threads = threads
         try:
@@ -102,15 +126,42 @@ class OnnxRuntimeBackend:
         metadata = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
         if metadata is None:
             raise CheckpointError(f"{path} has no '{ONNX_METADATA_KEY}' metadata; re-export it")
-        description = json.loads(metadata)
-        self.info = ModelInfo(
-            n_classes=int(description["n_classes"]),
-            latent_dim=int(description["latent_dim"]),
-            channels=int(description["channels"]),
-            img_size=int(description["img_size"]),
-            source=str(path),
-            backend="onnxruntime",
-        )
+        try:
+            description = json.loads(metadata)
+        except (ValueError, RecursionError) as error:
+            raise CheckpointError(
+                f"{path}: its '{ONNX_METADATA_KEY}' metadata is not JSON ({error}); re-export it"
+            ) from error
+        self.info = model_info(description, path, "onnxruntime")
+        self._check_graph(path)
+
+    def _check_graph(self, path: Path) -> None:
+        """The graph takes noise and labels as the metadata says and draws the images it
+        promises: one image of the last class, so that a wrong latent_dim, a class count above
+        the graph's or a wrong image shape is refused here, not on the first request."""
+        inputs = sorted(arg.name for arg in self.session.get_inputs())
+        outputs = [arg.name for arg in self.session.get_outputs()]
+        if inputs != ["labels", "noise"] or "images" not in outputs:
+            raise CheckpointError(
+                f"{path} is not a ganlab generator graph: inputs {inputs} and outputs {outputs}, "
+                "expected noise and labels -> images"
+            )
+        info = self.info
+        noise = np.zeros((1, info.latent_dim), dtype=np.float32)
+        try:
+            images = self.run(noise, np.array([info.n_classes - 1], dtype=np.int64))
+        except Exception as error:  # onnxruntime raises its own exception types
+            detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            raise CheckpointError(
+                f"{path} does not run with its metadata's latent_dim={info.latent_dim} and "
+                f"n_classes={info.n_classes} ({detail}); re-export it"
+            ) from error
+        expected = (1, info.channels, info.img_size, info.img_size)
+        if getattr(images, "shape", None) != expected:
+            raise CheckpointError(
+                f"{path}: its metadata promises images of shape {expected[1:]} but the graph "
+                f"draws {getattr(images, 'shape', (None,))[1:]}; re-export it"
+            )
 
     def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
         (images,) = self.session.run(

@@ -83,6 +83,28 @@ class DCGANGenerator(nn.Module):
             "embedding_dim": self.embedding_dim,
         }
 
+    @staticmethod
+    def parameter_count(
+        n_classes: int,
+        latent_dim: int,
+        channels: int,
+        img_size: int,
+        width: int,
+        embedding_dim: int,
+    ) -> int:
+        """Parameters of ``DCGANGenerator(...)``, computed without building it, so that a spec
+        read from a file is bounded before anything is allocated (ganlab.networks.spec)."""
+        projected = 2 * width * (img_size // 4) ** 2
+        return (
+            n_classes * embedding_dim
+            + (latent_dim + embedding_dim) * projected
+            + 2 * projected
+            + 2 * width * width * 9
+            + 2 * width
+            + width * channels * 9
+            + channels
+        )
+
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = self.project(torch.cat([self.label_embedding(labels), noise], dim=1))
         return self.upsample(x.view(-1, 2 * self.width, self.start, self.start))
@@ -177,6 +199,30 @@ class DCGANDiscriminator(nn.Module):
             "depth": self.depth,
             "refine_layers": self.refine_layers,
         }
+
+    @staticmethod
+    def parameter_count(
+        n_classes: int,
+        channels: int,
+        img_size: int,
+        width: int,
+        conditioning: str,
+        spectral_norm: bool,
+        depth: int,
+        refine_layers: int,
+    ) -> int:
+        """Parameters of ``DCGANDiscriminator(...)``, computed without building it (spectral
+        normalisation adds buffers, not parameters)."""
+        in_channels = channels + (n_classes if conditioning == "concat" else 0)
+        count, size = 0, img_size
+        for level in range(depth):
+            out_channels = width * 2**level
+            count += in_channels * out_channels * 16 + out_channels
+            in_channels, size = out_channels, size // 2
+        count += refine_layers * (in_channels * in_channels * 9 + in_channels)
+        feature_dim = in_channels * size * size
+        count += feature_dim + 1
+        return count + (n_classes * feature_dim if conditioning == "projection" else 0)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.label_projection is None:

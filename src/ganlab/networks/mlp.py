@@ -57,6 +57,19 @@ class Generator(nn.Module):
             "hidden_dims": list(self.hidden_dims),
         }
 
+    @staticmethod
+    def parameter_count(
+        n_classes: int, latent_dim: int, channels: int, img_size: int, hidden_dims: list[int]
+    ) -> int:
+        """Parameters of ``Generator(...)``, computed without building it, so that a spec read
+        from a file is bounded before anything is allocated (ganlab.networks.spec)."""
+        count, width = n_classes * n_classes, latent_dim + n_classes
+        for i, hidden in enumerate(hidden_dims):
+            count += width * hidden + hidden + (2 * hidden if i > 0 else 0)
+            width = hidden
+        pixels = channels * img_size * img_size
+        return count + width * pixels + pixels
+
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.label_embedding(labels), noise], dim=1)
         return self.model(x).view(-1, self.channels, self.img_size, self.img_size)
@@ -101,6 +114,21 @@ class Discriminator(nn.Module):
             "hidden_dim": self.hidden_dim,
             "dropout": self.dropout,
         }
+
+    @staticmethod
+    def parameter_count(
+        n_classes: int, channels: int, img_size: int, hidden_dim: int, dropout: float
+    ) -> int:
+        """Parameters of ``Discriminator(...)``, computed without building it."""
+        in_features = n_classes + channels * img_size * img_size
+        hidden = hidden_dim
+        return (
+            n_classes * n_classes
+            + (in_features + 1) * hidden
+            + 2 * (hidden + 1) * hidden
+            + hidden
+            + 1
+        )
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = torch.cat([self.label_embedding(labels), images.flatten(1)], dim=1)
