@@ -6,15 +6,15 @@ ganlab-export onnx logs/.../last.ckpt --out generator.onnx      # ONNX + parity 
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from ganlab.errors import one_line_errors
+from ganlab.generate import OneLineArgumentParser
 
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export a trained generator.")
+    parser = OneLineArgumentParser(prog="ganlab-export", description="Export a trained generator.")
     formats = parser.add_subparsers(dest="format", required=True)
     weights = formats.add_parser("weights", help="safetensors + JSON, loadable without Lightning")
     weights.add_argument("checkpoint")
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     onnx.add_argument(
         "--parity-batches", type=int, nargs="+", default=[1, 7, 64, 1024], metavar="N"
     )
-    onnx.add_argument("--tolerance", type=float, default=1e-5, help="max abs diff (1e-5)")
+    onnx.add_argument(
+        "--tolerance", type=float, default=1e-5, help="max abs diff, finite and >= 0 (1e-5)"
+    )
     args = parser.parse_args(argv)
 
     if args.format == "weights":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+import numbers
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,14 @@ import numpy as np
 from ganlab.deploy.backends import ONNX_METADATA_KEY, OnnxRuntimeBackend, TorchBackend
 from ganlab.deploy.weights import describe
 from ganlab.errors import ConfigError, GanLabError
-from ganlab.images import seeded_noise
-from ganlab.utils.atomic import atomic_path
+from ganlab.images import OutputError, seeded_noise
+from ganlab.utils.atomic import atomic_path, check_writable_target
 
 DEFAULT_PARITY_BATCHES = (1, 7, 64, 1024)
 DEFAULT_TOLERANCE = 1e-5
+# The parity check runs both runtimes on each batch: a million images would take gigabytes and
+# minutes for nothing a batch of 16,384 does not already show.
+MAX_PARITY_BATCH = 16_384
 OPSET = 18
 
 
@@ -47,6 +51,31 @@ def parity_report(
     return report
 
 
+def check_parity_options(parity_batch_sizes: tuple[int, ...], tolerance: float) -> None:
+    """A NaN tolerance would pass every model (no difference is greater than NaN); a negative
+    one none. Batch sizes are positive and bounded."""
+    sizes = list(parity_batch_sizes)
+    if not sizes or not all(
+        isinstance(size, numbers.Integral)
+        and not isinstance(size, bool)
+        and 1 <= size <= MAX_PARITY_BATCH
+        for size in sizes
+    ):
+        raise ConfigError(
+            f"parity batch sizes {sizes} must be positive integers of at most {MAX_PARITY_BATCH}"
+        )
+    if (
+        not isinstance(tolerance, int | float)
+        or isinstance(tolerance, bool)
+        or not math.isfinite(tolerance)
+        or tolerance < 0
+    ):
+        raise ConfigError(
+            f"--tolerance {tolerance!r:.40} must be a finite number >= 0 (the largest absolute "
+            "difference allowed between ONNX Runtime and PyTorch)"
+        )
+
+
 def export_onnx(
     source: str | os.PathLike,
     out: str | os.PathLike,
@@ -57,8 +86,8 @@ def export_onnx(
     import onnx
     import torch
 
-    if not parity_batch_sizes or min(parity_batch_sizes) < 1:
-        raise ConfigError(f"parity batch sizes {list(parity_batch_sizes)} must be positive")
+    check_parity_options(parity_batch_sizes, tolerance)
+    out = check_writable_target(out)  # refused now, not after the export
     reference = TorchBackend(source)
     info = reference.info
     generator = reference.generator
@@ -88,15 +117,19 @@ def export_onnx(
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(description)
     onnx.checker.check_model(model)
 
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        onnx.save_model(model, str(tmp))
-        candidate = OnnxRuntimeBackend(tmp)
-        report = parity_report(reference, candidate, tuple(parity_batch_sizes))
-        worst = max(report.values())
-        if worst > tolerance:
-            raise ParityError(
-                f"ONNX output differs from PyTorch by {worst:.2e} (> {tolerance:.0e}); "
-                f"per batch size: {report}; {out} was not written"
-            )
+    try:
+        with atomic_path(out) as tmp:
+            onnx.save_model(model, str(tmp))
+            candidate = OnnxRuntimeBackend(tmp)
+            report = parity_report(reference, candidate, tuple(parity_batch_sizes))
+            worst = max(report.values())
+            if worst > tolerance:
+                raise ParityError(
+                    f"ONNX output differs from PyTorch by {worst:.2e} (> {tolerance:.0e}); "
+                    f"per batch size: {report}; {out} was not written"
+                )
+    except OSError as error:  # named after the target, not the temporary file it happened in
+        raise OutputError(
+            f"cannot write {out.name} in {out.parent}: {error.strerror or error}"
+        ) from error
     return {"path": str(out), "opset": OPSET, "max_abs_diff": report, "tolerance": tolerance}

@@ -15,7 +15,6 @@ from typing import Any
 from torch import nn
 
 from ganlab.errors import CheckpointError
-from ganlab.utils.atomic import atomic_path
 
 WEIGHTS_NAME = "generator.safetensors"
 CONFIG_NAME = "generator.json"
@@ -38,31 +37,44 @@ def describe(generator: nn.Module, meta: dict[str, Any], source: str) -> dict[st
 
 
 def export_weights(checkpoint: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Write the checkpoint's generator (its EMA copy when it has one) as safetensors + JSON."""
-    from safetensors.torch import save_file
+    """Write the checkpoint's generator (its EMA copy when it has one) as safetensors + JSON.
+
+    Both files appear together or not at all: the pair is checked, written to temporary files
+    beside the targets and renamed at the end, so a full disk keeps the previous pair."""
+    from safetensors.torch import save
 
     from ganlab.checkpoints import load_generator
+    from ganlab.images import write_outputs
 
     generator, meta = load_generator(checkpoint)
     out = Path(out_dir)
     state = {k: v.contiguous() for k, v in generator.state_dict().items()}
-    with atomic_path(out / WEIGHTS_NAME) as tmp:
-        save_file(state, str(tmp))
-    with atomic_path(out / CONFIG_NAME) as tmp:
-        tmp.write_text(json.dumps(describe(generator, meta, str(checkpoint)), indent=2) + "\n")
+    description = describe(generator, meta, str(checkpoint))
+    # Serialised in memory so that a write error is an OSError of the file, naming its folder,
+    # not a SafetensorError that hides errno.
+    write_outputs(
+        {
+            out / WEIGHTS_NAME: save(state),
+            out / CONFIG_NAME: (json.dumps(description, indent=2) + "\n").encode(),
+        }
+    )
     return out
 
 
 def read_description(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The exported generator's description, checked for structure and bounded sizes."""
+    from ganlab.deploy.backends import model_info
+
     path = Path(out_dir) / CONFIG_NAME
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist; export it with `ganlab-export weights`")
     try:
         description = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise CheckpointError(f"{path} is not valid JSON ({error})") from error
-    if description.get("format") != EXPORT_FORMAT:
+    if not isinstance(description, dict) or description.get("format") != EXPORT_FORMAT:
         raise CheckpointError(f"{path} is not a ganlab generator description ({EXPORT_FORMAT})")
+    model_info(description, path, "torch")
     return description
 
 
@@ -71,19 +83,27 @@ def load_weights(out_dir: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from ganlab.checkpoints import load_state
     from ganlab.networks import build_network
 
     description = read_description(out_dir)
+    config = Path(out_dir) / CONFIG_NAME
+    try:
+        generator = build_network(description.get("network"))
+    except CheckpointError as error:
+        raise CheckpointError(f"{config}: 'network': {error}") from error
     path = Path(out_dir) / WEIGHTS_NAME
     try:
         state = load_file(str(path))
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{path} is missing or corrupt ({error})") from error
-    generator = build_network(description["network"])
-    try:
-        generator.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(
-            f"{path} does not fit {description['network']['_target_']}"
-        ) from error
+    load_state(generator, state, str(path))
+    # The weights fixed the network's sizes; the description, which runtimes report and check
+    # labels against, must say the same.
+    for field in ("n_classes", "latent_dim", "channels", "img_size"):
+        if description[field] != getattr(generator, field, None):
+            raise CheckpointError(
+                f"{config}: '{field}' is {description[field]} but the weights in {path} have "
+                f"{field}={getattr(generator, field, None)}"
+            )
     return generator.eval(), description
