@@ -1,15 +1,21 @@
-"""The command lines as a user types them: the assignment's commands and every bad input."""
+"""The command lines as a user types them: the assignment's commands and one generation run as
+real processes (they prove the console scripts' wiring), and every bad input in-process, through
+each command's ``main``: one line ``error: ...``, exit 2, nothing written."""
 
 from __future__ import annotations
 
-import os
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ganlab import evaluate, generate
+from ganlab.data import mnist_files
+from tests.conftest import compose_train_config, tiny_overrides
 from tests.helpers import REPO_ROOT, assert_one_line_error, run, tiny_cli_overrides
+from tests.test_bad_inputs import assert_one_line_exit
 
 
 def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> None:
@@ -44,6 +50,23 @@ def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -
     assert_one_line_error(result, "trainer.gpus=1", "use trainer.gpus=0")
 
 
+def train_in_process(tmp_path: Path, data_dir: Path):
+    """``ganlab-train`` with Hydra's runner replaced by a plain compose (the subprocess tests
+    above cover the runner): the overrides' check, then the Hydra task itself, which Hydra's
+    decorator runs directly when given the config."""
+    from ganlab.errors import one_line_errors
+    from ganlab.train import CONFIG_DIR, _hydra_main
+    from ganlab.utils.config import check_overrides, normalise_argv
+
+    @one_line_errors
+    def main(argv: list[str]) -> None:
+        overrides = normalise_argv(["ganlab-train", *argv])[1:]
+        check_overrides(CONFIG_DIR, "train", overrides)
+        _hydra_main(compose_train_config(tmp_path, overrides))
+
+    return lambda argv: main([*tiny_overrides(data_dir), *argv])
+
+
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
@@ -53,30 +76,40 @@ def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -
         ("trainer.devices=0", "`Trainer(devices=0)` value is not a valid input"),
     ],
 )
-def test_bad_training_config_is_one_line(tmp_path: Path, tiny_data_dir, override, fragment) -> None:
-    result = run(["ganlab-train", override, *tiny_cli_overrides()], tmp_path, tiny_data_dir)
-    assert_one_line_error(result, fragment)
+def test_bad_training_config_is_one_line(
+    tmp_path: Path, tiny_data_dir, override, fragment, capsys
+) -> None:
+    assert_one_line_exit(capsys, train_in_process(tmp_path, tiny_data_dir), [override], fragment)
 
 
-def test_missing_data_is_one_line(tmp_path: Path) -> None:
-    env_dir = tmp_path / "empty"
-    result = run(
-        ["ganlab-train", "datamodule.verify=false", "extras.print_config=false", "logger=none"],
-        tmp_path,
-        env_dir,
-    )
-    assert_one_line_error(result, "train-images-idx3-ubyte is missing", "make data")
+def test_missing_data_is_one_line(tmp_path: Path, capsys) -> None:
+    main = train_in_process(tmp_path, tmp_path / "empty")
+    assert_one_line_exit(capsys, main, [], "train-images-idx3-ubyte is missing", "make data")
 
 
-def test_generate_writes_png_and_npz(tmp_path: Path, trained_checkpoint: Path) -> None:
+def test_console_scripts_resolve() -> None:
+    """Every console script names a callable that exists: the wiring the in-process tests
+    below take for granted."""
+    from importlib.metadata import distribution
+
+    scripts = [ep for ep in distribution("ganlab").entry_points if ep.group == "console_scripts"]
+    assert {"ganlab-generate", "ganlab-evaluate", "ganlab-export", "ganlab-train"} <= {
+        ep.name for ep in scripts
+    }
+    for entry_point in scripts:
+        assert callable(entry_point.load()), entry_point
+
+
+def test_generate_writes_png_and_npz(tmp_path: Path, trained_checkpoint: Path, capsys) -> None:
     out = tmp_path / "five"
     args = ["--labels", "5", "--n", "6", "--seed", "1", "--out", str(out)]
-    result = run(["ganlab-generate", str(trained_checkpoint), *args], tmp_path)
-    assert result.returncode == 0, result.stderr
+    generate.main([str(trained_checkpoint), *args])
+    assert capsys.readouterr().out.startswith("wrote 6 images to")
     with np.load(out.with_suffix(".npz")) as data:
         assert data["images"].dtype == np.uint8 and data["images"].shape == (6, 32, 32)
         assert data["labels"].dtype == np.int64 and data["labels"].tolist() == [5] * 6
     assert out.with_suffix(".png").stat().st_size > 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["five.npz", "five.png"]
 
 
 @pytest.mark.parametrize(
@@ -87,76 +120,81 @@ def test_generate_writes_png_and_npz(tmp_path: Path, trained_checkpoint: Path) -
         ("five", "label 'five' is not a class number"),
     ],
 )
-def test_generate_rejects_bad_labels(tmp_path, trained_checkpoint, labels, fragment) -> None:
-    result = run(["ganlab-generate", str(trained_checkpoint), "--labels", labels], tmp_path)
-    assert_one_line_error(result, fragment)
+def test_generate_rejects_bad_labels(
+    tmp_path, trained_checkpoint, labels, fragment, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_exit(capsys, generate.main, [trained_checkpoint, "--labels", labels], fragment)
     assert not list(tmp_path.glob("generated.*")), "nothing is written on bad input"
 
 
 def test_generate_rejects_missing_and_corrupt_checkpoints(
-    tmp_path: Path, trained_checkpoint
+    tmp_path: Path, trained_checkpoint, capsys
 ) -> None:
-    result = run(["ganlab-generate", str(tmp_path / "missing.ckpt")], tmp_path)
-    assert_one_line_error(result, "missing.ckpt does not exist")
+    out = ["--out", tmp_path / "out"]
+    missing = tmp_path / "missing.ckpt"
+    assert_one_line_exit(capsys, generate.main, [missing, *out], "missing.ckpt does not exist")
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(trained_checkpoint.read_bytes()[:5000])
-    result = run(["ganlab-generate", str(truncated)], tmp_path)
-    assert_one_line_error(result, "truncated.ckpt is corrupt or unreadable")
+    assert_one_line_exit(
+        capsys, generate.main, [truncated, *out], "truncated.ckpt is corrupt or unreadable"
+    )
+    assert not list(tmp_path.glob("out.*"))
 
 
-def test_generate_does_not_overwrite_on_failure(tmp_path: Path, trained_checkpoint: Path) -> None:
+def test_generate_does_not_overwrite_on_failure(
+    tmp_path: Path, trained_checkpoint: Path, capsys
+) -> None:
     keep = tmp_path / "keep.png"
     keep.write_bytes(b"precious")
-    result = run(
-        ["ganlab-generate", str(trained_checkpoint), "--n", "0", "--out", "keep"], tmp_path
-    )
-    assert_one_line_error(result, "--n 0 for 10 label(s) must give between 1")
+    argv = [trained_checkpoint, "--n", "0", "--out", tmp_path / "keep"]
+    assert_one_line_exit(capsys, generate.main, argv, "--n 0 for 10 label(s) must give between 1")
     assert keep.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
 
 
-def test_unwritable_output_is_one_line_and_keeps_nothing(tmp_path, trained_checkpoint) -> None:
+def test_unwritable_output_is_one_line_and_keeps_nothing(
+    tmp_path, trained_checkpoint, capsys
+) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("I am a file")
-    out = not_a_folder / "five"
-    result = run(["ganlab-generate", str(trained_checkpoint), "--out", str(out)], tmp_path)
-    assert_one_line_error(result, "File exists", str(not_a_folder))
+    argv = [trained_checkpoint, "--out", not_a_folder / "five"]
+    assert_one_line_exit(capsys, generate.main, argv, "File exists", str(not_a_folder))
     assert not_a_folder.read_text() == "I am a file"
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-def test_data_command_reports_an_unreachable_index(tmp_path: Path) -> None:
-    env = {"GANLAB_INDEX_URL": "http://127.0.0.1:9/simple"}
-    os.environ.update(env)
-    try:
-        result = run(["ganlab-data", "--data-dir", str(tmp_path / "d")], tmp_path)
-    finally:
-        del os.environ["GANLAB_INDEX_URL"]
-    assert_one_line_error(result, "could not reach the package index")
+def test_data_command_reports_an_unreachable_index(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("GANLAB_INDEX_URL", "http://127.0.0.1:9/simple")
+    assert_one_line_exit(
+        capsys,
+        mnist_files.main,
+        ["--data-dir", tmp_path / "d"],
+        "could not reach the package index",
+    )
 
 
 def test_evaluate_reports_conditional_accuracy_as_json(
-    tmp_path: Path, trained_checkpoint: Path, tiny_data_dir: Path
+    tmp_path: Path, trained_checkpoint: Path, tiny_data_dir: Path, capsys
 ) -> None:
-    import json
-
     out = tmp_path / "report.json"
     args = ["--per-class", "5", "--data-dir", str(tiny_data_dir), "--out", str(out)]
-    result = run(["ganlab-evaluate", str(trained_checkpoint), *args], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    evaluate.main([str(trained_checkpoint), *args])
     report = json.loads(out.read_text())
-    assert report == json.loads(result.stdout)
+    assert report == json.loads(capsys.readouterr().out)
     assert report["samples"] == 50
     assert 0.0 <= report["conditional_accuracy"] <= 1.0
     assert sorted(report["per_class_accuracy"], key=int) == [str(c) for c in range(10)]
 
 
-def test_evaluate_rejects_a_non_positive_sample_count(tmp_path, trained_checkpoint) -> None:
-    result = run(["ganlab-evaluate", str(trained_checkpoint), "--per-class", "0"], tmp_path)
-    assert_one_line_error(result, "--per-class 0 must be at least 1")
+def test_evaluate_rejects_a_non_positive_sample_count(trained_checkpoint, capsys) -> None:
+    argv = [trained_checkpoint, "--per-class", "0"]
+    assert_one_line_exit(capsys, evaluate.main, argv, "--per-class 0 must be between 1 and")
 
 
-def test_evaluate_rejects_a_missing_source(tmp_path: Path) -> None:
-    result = run(["ganlab-evaluate", str(tmp_path / "none.npz")], tmp_path)
-    assert_one_line_error(result, "none.npz does not exist")
+def test_evaluate_rejects_a_missing_source(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "none.npz"
+    assert_one_line_exit(capsys, evaluate.main, [missing], "none.npz does not exist")
 
 
 def test_discriminator_example_runs(tmp_path: Path, trained_checkpoint, tiny_data_dir) -> None:

@@ -76,10 +76,14 @@ def test_onnx_has_dynamic_batch_and_matches_torch(onnx_model: Path, checkpoint: 
         assert np.abs(out - torch_backend.run(noise, labels)).max() <= 1e-5
 
 
-def test_parity_failure_leaves_no_file(tmp_path: Path, checkpoint: Path) -> None:
+def test_parity_failure_leaves_no_file(tmp_path: Path, checkpoint: Path, monkeypatch) -> None:
+    from ganlab.deploy import onnx_export
+
+    # A runtime that differs from PyTorch: the exported file must never appear.
+    monkeypatch.setattr(onnx_export, "parity_report", lambda *args: {"4": 0.5})
     out = tmp_path / "strict.onnx"
-    with pytest.raises(ParityError, match="was not written"):
-        export_onnx(checkpoint, out, parity_batch_sizes=(4,), tolerance=-1.0)
+    with pytest.raises(ParityError, match=r"differs from PyTorch by 5\.00e-01.*was not written"):
+        export_onnx(checkpoint, out, parity_batch_sizes=(4,), tolerance=1e-5)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -148,17 +152,17 @@ def test_tensorrt_script_says_why_it_cannot_run(tmp_path: Path, onnx_model: Path
     assert f"skipped: TensorRT engines need an NVIDIA GPU ({reason})" in result.stderr
 
 
-def test_export_and_serve_commands_fail_in_one_line(tmp_path: Path) -> None:
-    bin_dir = Path(sys.executable).parent
-    for command in (
-        [bin_dir / "ganlab-export", "onnx", tmp_path / "missing.ckpt"],
-        [bin_dir / "ganlab-export", "weights", tmp_path / "missing.ckpt"],
-        [bin_dir / "ganlab-serve", tmp_path / "missing.onnx"],
+def test_export_and_serve_commands_fail_in_one_line(tmp_path: Path, capsys) -> None:
+    from ganlab import export, serve
+    from tests.test_bad_inputs import assert_one_line_exit
+
+    for main, argv in (
+        (export.main, ["onnx", tmp_path / "missing.ckpt", "--out", tmp_path / "g.onnx"]),
+        (export.main, ["weights", tmp_path / "missing.ckpt", "--out", tmp_path / "exported"]),
+        (serve.main, [tmp_path / "missing.onnx"]),
     ):
-        result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
-        assert result.returncode == 2, result.stderr
-        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
-        assert "missing" in result.stderr
+        assert_one_line_exit(capsys, main, argv, "missing", "does not exist")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_onnxruntime_thread_cap_is_applied(onnx_model: Path) -> None:
