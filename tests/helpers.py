@@ -91,6 +91,23 @@ def tiny_cli_overrides() -> list[str]:
     ]
 
 
+def assert_one_line_exit(capsys, main, argv: list, *fragments: str) -> str:
+    """Run a console script's ``main(argv)`` in-process: exit code 2, exactly one stderr line,
+    starting ``error: ``, no traceback, every fragment in it. Returns the line."""
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(arg) for arg in argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err[-2000:]
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

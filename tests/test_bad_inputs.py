@@ -30,6 +30,7 @@ from ganlab.deploy.backends import INFO_BOUNDS, ONNX_METADATA_KEY, OnnxRuntimeBa
 from ganlab.errors import GanLabError
 from ganlab.evaluate import load_npz_samples
 from ganlab.networks import spec
+from tests.helpers import assert_one_line_exit
 
 # Bounded property tests: a few seconds each, no example database written into the tree.
 PROPERTY = settings(
@@ -39,26 +40,6 @@ PROPERTY = settings(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def assert_one_line_exit(
-    capsys: pytest.CaptureFixture[str],
-    main: Callable[[list[str]], Any],
-    argv: list[str],
-    *fragments: str,
-) -> str:
-    """Run a console script's ``main(argv)`` in-process: exit code 2, exactly one stderr line,
-    starting ``error: ``, no traceback, every fragment in it. Returns the line."""
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(arg) for arg in argv])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2, err[-2000:]
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def peak_rss_bytes() -> int:

@@ -14,8 +14,13 @@ import pytest
 from ganlab import evaluate, generate
 from ganlab.data import mnist_files
 from tests.conftest import compose_train_config, tiny_overrides
-from tests.helpers import REPO_ROOT, assert_one_line_error, run, tiny_cli_overrides
-from tests.test_bad_inputs import assert_one_line_exit
+from tests.helpers import (
+    REPO_ROOT,
+    assert_one_line_error,
+    assert_one_line_exit,
+    run,
+    tiny_cli_overrides,
+)
 
 
 def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> None:

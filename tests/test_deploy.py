@@ -154,7 +154,7 @@ def test_tensorrt_script_says_why_it_cannot_run(tmp_path: Path, onnx_model: Path
 
 def test_export_and_serve_commands_fail_in_one_line(tmp_path: Path, capsys) -> None:
     from ganlab import export, serve
-    from tests.test_bad_inputs import assert_one_line_exit
+    from tests.helpers import assert_one_line_exit
 
     for main, argv in (
         (export.main, ["onnx", tmp_path / "missing.ckpt", "--out", tmp_path / "g.onnx"]),

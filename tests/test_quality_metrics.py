@@ -28,7 +28,7 @@ from ganlab.metrics.precision_recall import PrecisionRecall, knn_radii
 from ganlab.sampling import choose_per_class, class_grid_labels
 from ganlab.train import train
 from tests.conftest import compose_train_config, tiny_overrides
-from tests.helpers import REAL_DATA_DIR, make_tiny_mnist, real_mnist_available
+from tests.helpers import REAL_DATA_DIR, assert_one_line_exit, make_tiny_mnist, real_mnist_available
 
 
 def cloud(n: int, dim: int = 8, centre: float = 0.0, seed: int = 0) -> torch.Tensor:
@@ -422,30 +422,30 @@ def test_evaluate_reports_every_metric_and_the_floor(
     assert "floor" not in run_evaluate(capsys, str(checkpoint), *data)
 
 
-def assert_one_line_exit(capsys, args: list[str], fragment: str) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        evaluate_main(args)
-    assert exit_info.value.code == 2
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 1 and errors[0].startswith("error: ") and fragment in errors[0]
-
-
 def test_evaluate_bad_input_is_one_line(capsys, tmp_path: Path, tiny_data_dir: Path) -> None:
     load_or_train_classifier(tiny_data_dir, verify=False)  # tiny files fail the real checksums
     data = ["--data-dir", str(tiny_data_dir)]
-    assert_one_line_exit(capsys, data, "nothing to evaluate")
+    assert_one_line_exit(capsys, evaluate_main, data, "nothing to evaluate")
     assert_one_line_exit(
-        capsys, [str(tmp_path / "g.ckpt"), "--img-size", "28", *data], "applies to the floor alone"
+        capsys,
+        evaluate_main,
+        [str(tmp_path / "g.ckpt"), "--img-size", "28", *data],
+        "applies to the floor alone",
     )
     assert_one_line_exit(
-        capsys, ["--floor", "--per-class", "50", *data], "the floor needs 50 real images of"
+        capsys,
+        evaluate_main,
+        ["--floor", "--per-class", "50", *data],
+        "the floor needs 50 real images of",
     )
     few = tmp_path / "few.npz"
     np.savez(few, images=np.zeros((3, 28, 28), np.uint8), labels=np.array([1, 2, 3]))
-    assert_one_line_exit(capsys, [str(few), *data], "need at least 4 real and 4 generated")
+    assert_one_line_exit(
+        capsys, evaluate_main, [str(few), *data], "need at least 4 real and 4 generated"
+    )
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, images=np.zeros((6, 28, 28), np.uint8), labels=np.array([1, 2, 3, 4, 5, 12]))
-    assert_one_line_exit(capsys, [str(wrong), *data], "labels must lie in 0..9")
+    assert_one_line_exit(capsys, evaluate_main, [str(wrong), *data], "labels must lie in 0..9")
 
 
 def test_measuring_quality_does_not_change_the_training_run(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from PIL import Image
 from ganlab.deploy.backends import load_backend
 from ganlab.deploy.service import DEFAULT_MAX_BODY_BYTES, create_app
 from ganlab.serve import main as serve_main
+from tests.helpers import assert_one_line_exit
 from tests.service_helpers import free_port, live_server
 
 
@@ -214,9 +215,12 @@ def test_load_test_benchmark_runs_and_reports(tmp_path: Path, trained_onnx: Path
 @pytest.mark.parametrize("port", ["99999", "0", "-1", "65536"])
 def test_serve_refuses_a_port_outside_1_to_65535(tmp_path: Path, capsys, port: str) -> None:
     # The model does not exist: the port must be refused before the model is even looked at.
-    with pytest.raises(SystemExit) as exit_info:
-        serve_main([str(tmp_path / "missing.onnx"), "--port", port])
-    assert_one_line_exit(exit_info, capsys, f"--port {port} is not a TCP port; give 1..65535")
+    assert_one_line_exit(
+        capsys,
+        serve_main,
+        [str(tmp_path / "missing.onnx"), "--port", port],
+        f"--port {port} is not a TCP port; give 1..65535",
+    )
 
 
 def test_serve_refuses_a_port_in_use(tmp_path: Path, capsys) -> None:
@@ -224,19 +228,16 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path, capsys) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(SystemExit) as exit_info:
-            serve_main([str(tmp_path / "missing.onnx"), "--port", str(port)])
-    assert_one_line_exit(
-        exit_info, capsys, f"cannot listen on --host 127.0.0.1 --port {port}", "in use"
-    )
+        argv = [tmp_path / "missing.onnx", "--port", port]
+        assert_one_line_exit(
+            capsys, serve_main, argv, f"cannot listen on --host 127.0.0.1 --port {port}", "in use"
+        )
 
 
 def test_serve_refuses_an_address_not_on_this_host(tmp_path: Path, capsys) -> None:
     # 192.0.2.0/24 is reserved for documentation: never a local address, no DNS look-up.
     args = [str(tmp_path / "missing.onnx"), "--host", "192.0.2.1", "--port", str(free_port())]
-    with pytest.raises(SystemExit) as exit_info:
-        serve_main(args)
-    assert_one_line_exit(exit_info, capsys, "cannot listen on --host 192.0.2.1")
+    assert_one_line_exit(capsys, serve_main, args, "cannot listen on --host 192.0.2.1")
 
 
 @pytest.mark.parametrize(
@@ -252,9 +253,12 @@ def test_serve_refuses_an_address_not_on_this_host(tmp_path: Path, capsys) -> No
     ],
 )
 def test_serve_refuses_bad_limits(tmp_path: Path, capsys, flags, fragment) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        serve_main([str(tmp_path / "missing.onnx"), "--port", str(free_port()), *flags])
-    assert_one_line_exit(exit_info, capsys, fragment)
+    assert_one_line_exit(
+        capsys,
+        serve_main,
+        [str(tmp_path / "missing.onnx"), "--port", str(free_port()), *flags],
+        fragment,
+    )
 
 
 def test_serve_hands_the_checked_socket_and_the_body_cap_to_uvicorn(
@@ -281,11 +285,3 @@ def test_serve_hands_the_checked_socket_and_the_body_cap_to_uvicorn(
             return await client.post("/v1/generate", content=body, headers=JSON)
 
     assert_error_reply(asyncio.run(post(101)), 413, "over 100 bytes")
-
-
-def assert_one_line_exit(exit_info, capsys, *fragments: str) -> None:
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in err, err

@@ -6,11 +6,12 @@ code 2, so a typo never ends in a traceback.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 EXIT_USAGE = 2
 
@@ -31,6 +32,18 @@ class DataFileError(GanLabError):
 
 class CheckpointError(GanLabError):
     """A checkpoint is missing, unreadable, or was not written by this project."""
+
+
+class OutputError(GanLabError):
+    """Output files could not be written (a full disk, no permission); none was half-written."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse's usage errors as one ``error: ...`` line and exit 2, like every other bad input
+    (argparse itself prints the usage first, several lines)."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise ConfigError(f"{message}; see {self.prog} --help")
 
 
 def report_and_exit(error: BaseException) -> None:

@@ -30,13 +30,13 @@ import torch
 
 from ganlab.data.mnist_datamodule import N_CLASSES, load_split, to_model_range
 from ganlab.deploy.backends import load_backend
-from ganlab.errors import ConfigError, DataFileError, one_line_errors
-from ganlab.generate import MAX_IMAGES, OneLineArgumentParser, parse_labels, sample
-from ganlab.images import check_seed, write_outputs
+from ganlab.errors import ConfigError, DataFileError, OneLineArgumentParser, one_line_errors
+from ganlab.generate import MAX_IMAGES, parse_labels, sample
+from ganlab.images import check_seed
 from ganlab.metrics import GenerationQuality
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
 from ganlab.sampling import class_grid_labels
-from ganlab.utils.atomic import check_writable_target
+from ganlab.utils.atomic import check_writable_target, write_outputs
 
 # Image size of the floor without a generator: the datamodule's default (datamodule.img_size).
 # It matters: the floor at 10,000 images is FID 2.40 at 32 px and 3.89 at 28 px.

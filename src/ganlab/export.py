@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 
-from ganlab.errors import one_line_errors
-from ganlab.generate import OneLineArgumentParser
+from ganlab.errors import OneLineArgumentParser, one_line_errors
 
 
 @one_line_errors

@@ -11,27 +11,18 @@ ONNX Runtime path imports no torch; the same seed gives the same noise on both b
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from ganlab.deploy.backends import BACKENDS, GeneratorBackend, load_backend
-from ganlab.errors import ConfigError, one_line_errors
-from ganlab.images import check_seed, encode_npz, encode_png, seeded_noise, to_uint8, write_outputs
-from ganlab.utils.atomic import check_writable_target
+from ganlab.errors import ConfigError, OneLineArgumentParser, one_line_errors
+from ganlab.images import check_seed, encode_npz, encode_png, seeded_noise, to_uint8
+from ganlab.utils.atomic import check_writable_target, write_outputs
 
 MAX_IMAGES = 100_000
 # Pixel values of one call (float32): 1 GiB, 100,000 MNIST images are a tenth of it.
 MAX_VALUES = 2**28
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse's usage errors as one ``error: ...`` line and exit 2, like every other bad input
-    (argparse itself prints the usage first, several lines)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{message}; see {self.prog} --help")
 
 
 def parse_labels(values: list[str], n_classes: int) -> list[int]:

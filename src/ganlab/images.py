@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import io
 import numbers
-import os
-from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ganlab.errors import ConfigError, GanLabError, describe_os_error
-from ganlab.utils.atomic import atomic_paths
+from ganlab.errors import ConfigError
 
 GRID_PADDING = 2
 # numpy's generators take any non-negative integer; the bound is the service's (a signed 64-bit
 # integer), so a seed from the command line can be sent to the service and back.
 MAX_SEED = 2**63 - 1
-
-
-class OutputError(GanLabError):
-    """Output files could not be written (a full disk, no permission); none was half-written."""
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -84,26 +76,3 @@ def seeded_noise(n: int, latent_dim: int, seed: int) -> np.ndarray:
     the same noise on every backend and machine, with or without torch."""
     check_seed(seed)
     return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
-
-
-def write_outputs(files: Mapping[str | os.PathLike, bytes]) -> None:
-    """Write the files of one result (images and their arrays, weights and their description)
-    all or none: every target is checked before any is written, each is written to a temporary
-    file beside it, and all are renamed at the end (:func:`ganlab.utils.atomic.atomic_paths`).
-
-    A file-system error becomes one :class:`OutputError` that names the targets and their
-    folder, not the hidden temporary file the error happened in."""
-    targets = [Path(target) for target in files]
-    folders = sorted({str(target.parent) for target in targets})
-    names = " and ".join(target.name for target in targets)
-    writing = False
-    try:
-        with atomic_paths(*targets) as temporaries:
-            writing = True
-            for temporary, data in zip(temporaries, files.values(), strict=True):
-                temporary.write_bytes(data)
-    except OSError as error:
-        # Before writing, the error names the culprit itself (a folder where a file should
-        # be); afterwards its file name is a temporary one, removed by now.
-        reason = (error.strerror or str(error)) if writing else describe_os_error(error)
-        raise OutputError(f"cannot write {names} in {', '.join(folders)}: {reason}") from error

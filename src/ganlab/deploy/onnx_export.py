@@ -21,8 +21,8 @@ import numpy as np
 
 from ganlab.deploy.backends import ONNX_METADATA_KEY, OnnxRuntimeBackend, TorchBackend
 from ganlab.deploy.weights import describe
-from ganlab.errors import ConfigError, GanLabError
-from ganlab.images import OutputError, seeded_noise
+from ganlab.errors import ConfigError, GanLabError, OutputError
+from ganlab.images import seeded_noise
 from ganlab.utils.atomic import atomic_path, check_writable_target
 
 DEFAULT_PARITY_BATCHES = (1, 7, 64, 1024)

@@ -44,7 +44,7 @@ def export_weights(checkpoint: str | os.PathLike, out_dir: str | os.PathLike) ->
     from safetensors.torch import save
 
     from ganlab.checkpoints import load_generator
-    from ganlab.images import write_outputs
+    from ganlab.utils.atomic import write_outputs
 
     generator, meta = load_generator(checkpoint)
     out = Path(out_dir)

@@ -12,9 +12,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from ganlab.errors import OutputError, describe_os_error
 
 
 def fsync_file(path: str | os.PathLike) -> None:
@@ -57,23 +59,58 @@ def atomic_paths(*targets: str | os.PathLike, mode: int = 0o644) -> Iterator[lis
     renamed over its target, so paired outputs appear together or not at all.
 
     Every target is checked before anything is written. On any error all temporary files are
-    removed and the targets keep their previous content.
+    removed and the targets keep their previous content; with several targets that includes a
+    rename failing after an earlier one succeeded (the earlier targets are put back from hard
+    links of their previous content).
     """
     paths = [check_writable_target(target) for target in targets]
     temporaries: list[Path] = []
+    previous: dict[Path, Path | None] = {}  # target -> hard link of its old content, if any
     try:
         temporaries = [_temporary_beside(path) for path in paths]
         yield temporaries
         for tmp in temporaries:
             os.chmod(tmp, mode)
             fsync_file(tmp)
-        for tmp, path in zip(temporaries, paths, strict=True):
-            os.replace(tmp, path)
+        if len(paths) > 1:
+            previous = {path: _keep_previous(path) for path in paths}
+        try:
+            for tmp, path in zip(temporaries, paths, strict=True):
+                os.replace(tmp, path)
+        except BaseException:
+            _put_back(
+                previous,
+                done=[p for t, p in zip(temporaries, paths, strict=True) if not t.exists()],
+            )
+            raise
         for folder in {path.parent for path in paths}:
             fsync_dir(folder)
     finally:
         for tmp in temporaries:
             tmp.unlink(missing_ok=True)
+        for kept in previous.values():
+            if kept is not None:
+                kept.unlink(missing_ok=True)
+
+
+def _keep_previous(target: Path) -> Path | None:
+    """A hard link to ``target``'s current content (None if there is none), for rolling back."""
+    if not target.exists():
+        return None
+    kept = _temporary_beside(target)
+    kept.unlink()
+    os.link(target, kept)
+    return kept
+
+
+def _put_back(previous: dict[Path, Path | None], done: list[Path]) -> None:
+    """Undo the renames already made: old content back where there was some, else remove."""
+    for path in done:
+        kept = previous.get(path)
+        if kept is None:
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(kept, path)
 
 
 @contextmanager
@@ -84,6 +121,29 @@ def atomic_path(target: str | os.PathLike, mode: int = 0o644) -> Iterator[Path]:
     """
     with atomic_paths(target, mode=mode) as (tmp,):
         yield tmp
+
+
+def write_outputs(files: Mapping[str | os.PathLike, bytes]) -> None:
+    """Write the files of one result (images and their arrays, weights and their description)
+    all or none: every target is checked before any is written, each is written to a temporary
+    file beside it, and all are renamed at the end (:func:`atomic_paths`).
+
+    A file-system error becomes one :class:`OutputError` that names the targets and their
+    folder, not the hidden temporary file the error happened in."""
+    targets = [Path(target) for target in files]
+    folders = sorted({str(target.parent) for target in targets})
+    names = " and ".join(target.name for target in targets)
+    writing = False
+    try:
+        with atomic_paths(*targets) as temporaries:
+            writing = True
+            for temporary, data in zip(temporaries, files.values(), strict=True):
+                temporary.write_bytes(data)
+    except OSError as error:
+        # Before writing, the error names the culprit itself (a folder where a file should
+        # be); afterwards its file name is a temporary one, removed by now.
+        reason = (error.strerror or str(error)) if writing else describe_os_error(error)
+        raise OutputError(f"cannot write {names} in {', '.join(folders)}: {reason}") from error
 
 
 def sha256_of(path: str | os.PathLike) -> str:
