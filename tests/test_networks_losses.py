@@ -87,6 +87,10 @@ def test_label_smoothing_changes_the_real_target() -> None:
     )
     with pytest.raises(ConfigError, match=r"real_label=1\.5"):
         NonSaturatingLoss(real_label=1.5)
+    for impossible in (0.0, -0.5):  # a real target of 0 would teach "real" as "fake"
+        with pytest.raises(ConfigError, match="real_label"):
+            NonSaturatingLoss(real_label=impossible)
+    assert NonSaturatingLoss(real_label=1.0).real_label == 1.0
 
 
 NETWORK_PAIRS = {
@@ -241,6 +245,37 @@ def test_wasserstein_loss_values_and_bad_weight() -> None:
     assert WassersteinGPLoss(gp_weight=0).discriminator_penalty(None, None, None, None) is None
     with pytest.raises(ConfigError, match="gp_weight=-1"):
         WassersteinGPLoss(gp_weight=-1)
+
+
+def test_wasserstein_penalty_is_the_weighted_gradient_penalty() -> None:
+    real, fake, labels = torch.rand(4, 1, 4, 4), torch.rand(4, 1, 4, 4), torch.zeros(4).long()
+    critic = linear_critic(3 / math.sqrt(16))  # gradient norm 3: penalty (3 - 1)^2 = 4
+    penalty = WassersteinGPLoss(gp_weight=2.5).discriminator_penalty(critic, real, fake, labels)
+    assert penalty == pytest.approx(10.0)
+    assert WassersteinGPLoss(gp_weight=0.5).discriminator_penalty(critic, real, fake, labels) == (
+        pytest.approx(2.0)
+    )
+
+
+def test_gradient_penalty_is_taken_between_each_real_image_and_its_fake() -> None:
+    """Each point scored lies on the segment from its fake to its real image, at a position of
+    its own (one random mix per image, not one for the batch)."""
+    real = torch.rand(8, 1, 4, 4) + 2.0
+    fake = torch.rand(8, 1, 4, 4) - 2.0
+    seen: list[torch.Tensor] = []
+
+    def recording_critic(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        seen.append(images.detach().clone())
+        return images.flatten(1).sum(1)
+
+    gradient_penalty(recording_critic, real, fake, torch.zeros(8).long())
+    (points,) = seen
+    direction = (real - fake).flatten(1)
+    position = ((points - fake).flatten(1) * direction).sum(1) / direction.pow(2).sum(1)
+    assert ((position >= 0) & (position <= 1)).all()
+    on_segment = fake + position.view(8, 1, 1, 1) * (real - fake)
+    torch.testing.assert_close(points, on_segment)
+    assert position.unique().numel() == 8
 
 
 def linear_critic(slope: float):
