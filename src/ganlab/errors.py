@@ -11,7 +11,7 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from typing import NoReturn, TypeVar
+from typing import NoReturn, TypeGuard, TypeVar
 
 EXIT_USAGE = 2
 
@@ -42,18 +42,19 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     """argparse's usage errors as one ``error: ...`` line and exit 2, like every other bad input
     (argparse itself prints the usage first, several lines)."""
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{message}; see {self.prog} --help")
 
 
-def report_and_exit(error: BaseException) -> None:
-    """Print ``error`` as a single line on stderr and exit with :data:`EXIT_USAGE`."""
+def report_and_exit(error: BaseException | str) -> NoReturn:
+    """Print ``error`` (an exception or a ready message) as a single line on stderr and exit
+    with :data:`EXIT_USAGE`."""
     message = " ".join(str(error).split()) or type(error).__name__
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
 
 
-def is_integer(value: object) -> bool:
+def is_integer(value: object) -> TypeGuard[int]:
     """An int that is not a bool: YAML's ``true`` would otherwise pass for 1."""
     return isinstance(value, int) and not isinstance(value, bool)
 
