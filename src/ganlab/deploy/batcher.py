@@ -30,7 +30,7 @@ class BatcherStats:
 class _Pending:
     noise: np.ndarray
     labels: np.ndarray
-    future: asyncio.Future = field(repr=False)
+    future: asyncio.Future[np.ndarray] = field(repr=False)
 
 
 class Batcher:
@@ -54,14 +54,22 @@ class Batcher:
             await asyncio.gather(self._task, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
+    @property
+    def _requests(self) -> asyncio.Queue[_Pending]:
+        """The request queue, which :meth:`start` creates inside the serving event loop."""
+        if self._queue is None:
+            raise RuntimeError("Batcher.start() must be awaited before requests are queued")
+        return self._queue
+
     async def generate(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(noise, labels, future))
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        await self._requests.put(_Pending(noise, labels, future))
         return await future
 
     async def _collect(self) -> list[_Pending]:
         loop = asyncio.get_running_loop()
-        batch = [await self._queue.get()]
+        queue = self._requests
+        batch = [await queue.get()]
         size = len(batch[0].labels)
         deadline = loop.time() + self.window
         while size < self.max_batch:
@@ -69,11 +77,11 @@ class Batcher:
             if remaining <= 0:
                 break
             try:
-                item = await asyncio.wait_for(self._queue.get(), remaining)
+                item = await asyncio.wait_for(queue.get(), remaining)
             except TimeoutError:
                 break
             if size + len(item.labels) > self.max_batch:
-                self._queue.put_nowait(item)  # goes into the next batch
+                queue.put_nowait(item)  # goes into the next batch
                 break
             batch.append(item)
             size += len(item.labels)

@@ -109,6 +109,7 @@ def export_onnx(
             dynamic_shapes={"noise": {0: batch}, "labels": {0: batch}},
             verbose=False,
         )
+    assert program is not None  # the dynamo exporter always returns its ONNXProgram
     model = program.model_proto
     description = describe(
         generator, {"n_classes": info.n_classes, "latent_dim": info.latent_dim}, str(source)

@@ -25,13 +25,15 @@ def describe(generator: nn.Module, meta: dict[str, Any], source: str) -> dict[st
     """What a runtime needs to know about an exported generator."""
     from ganlab.networks import network_spec
 
+    network = network_spec(generator)
     return {
         "format": EXPORT_FORMAT,
-        "network": network_spec(generator),
+        "network": network,
         "n_classes": int(meta["n_classes"]),
         "latent_dim": int(meta["latent_dim"]),
-        "channels": int(generator.channels),
-        "img_size": int(generator.img_size),
+        # Every generator's spec holds its output size (the same values as its attributes).
+        "channels": int(network["channels"]),
+        "img_size": int(network["img_size"]),
         "source": source,
     }
 

@@ -17,7 +17,7 @@ import importlib
 import inspect
 import math
 import reprlib
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -57,8 +57,17 @@ def _short_repr() -> reprlib.Repr:
 _short = _short_repr().repr
 
 
+@runtime_checkable
+class SelfDescribing(Protocol):
+    """A ganlab network: ``spec()`` lists its constructor arguments, so a file can rebuild it."""
+
+    def spec(self) -> dict[str, Any]: ...
+
+
 def network_spec(module: nn.Module) -> dict[str, Any]:
     """Class path and constructor arguments of a network that defines ``spec()``."""
+    if not isinstance(module, SelfDescribing):
+        raise TypeError(f"{type(module).__qualname__} has no spec(), so no file can rebuild it")
     cls = type(module)
     return {"_target_": f"{cls.__module__}.{cls.__qualname__}", **module.spec()}
 
