@@ -19,6 +19,9 @@ class ConditionalAccuracy(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    # Metric states (add_state), declared for the type checker.
+    correct: torch.Tensor
+    total: torch.Tensor
 
     def __init__(self, n_classes: int = 10, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import torch
 from torch import nn
@@ -76,6 +77,9 @@ class IntraClassFrechetDistance(Metric):
     is_differentiable = False
     higher_is_better = False
     full_state_update = False
+    # Metric states (add_state), declared for the type checker.
+    real_count: torch.Tensor
+    fake_count: torch.Tensor
 
     def __init__(self, n_classes: int, num_features: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -86,10 +90,15 @@ class IntraClassFrechetDistance(Metric):
         self.add_state("real_count", torch.zeros(n_classes, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("fake_count", torch.zeros(n_classes, dtype=torch.long), dist_reduce_fx="sum")
 
+    def _distances(self) -> list[FrechetDistance]:
+        # nn.ModuleList (which moves the metrics with this one) is not generic; __init__ fills
+        # it with FrechetDistance metrics only.
+        return cast(list[FrechetDistance], list(self.per_class))
+
     def update(self, features: torch.Tensor, labels: torch.Tensor, real: bool) -> None:
         labels = labels.to(features.device)
         # Every class is updated, even with no rows, so that each one has seen an update.
-        for cls, distance in enumerate(self.per_class):
+        for cls, distance in enumerate(self._distances()):
             distance.update(features[labels == cls], real=real)
         counts = torch.bincount(labels, minlength=self.n_classes).to(self.real_count.device)
         if real:
@@ -100,7 +109,7 @@ class IntraClassFrechetDistance(Metric):
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The mean over classes and the distance of each class."""
         values = torch.full((self.n_classes,), float("nan"), dtype=torch.float64)
-        for cls, distance in enumerate(self.per_class):
+        for cls, distance in enumerate(self._distances()):
             if self.real_count[cls] >= 2 and self.fake_count[cls] >= 2:
                 values[cls] = float(distance.compute())
         return values.nanmean(), values
@@ -110,5 +119,5 @@ class IntraClassFrechetDistance(Metric):
         real_count = self.real_count
         super().reset()
         self.real_count = real_count
-        for distance in self.per_class:
+        for distance in self._distances():
             distance.reset()

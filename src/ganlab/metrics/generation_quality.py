@@ -27,6 +27,9 @@ class GenerationQuality(Metric):
 
     is_differentiable = False
     full_state_update = False
+    # Metric states (add_state), declared for the type checker.
+    n_real: torch.Tensor
+    n_fake: torch.Tensor
 
     def __init__(
         self,

@@ -26,6 +26,11 @@ class InceptionScore(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    # Metric states (add_state), declared for the type checker: nn.Module's attribute lookup
+    # types them as Tensor | Module.
+    prob_sum: torch.Tensor
+    neg_entropy_sum: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self, n_classes: int = 10, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -59,6 +59,9 @@ class PrecisionRecall(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    # Metric states (add_state, list states), declared for the type checker.
+    real_features: list[torch.Tensor]
+    fake_features: list[torch.Tensor]
 
     def __init__(self, k: int = 3, chunk_size: int = 1024, **kwargs) -> None:
         super().__init__(**kwargs)
