@@ -14,6 +14,9 @@ images and torchmetrics sums the states.
 
 from __future__ import annotations
 
+import inspect
+from typing import cast
+
 import lightning as L
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
@@ -23,8 +26,49 @@ from ganlab.errors import ConfigError
 from ganlab.metrics import KEYS
 from ganlab.metrics import GenerationQuality as QualityMetric
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
-from ganlab.metrics.mnist_classifier import load_or_train_classifier
-from ganlab.sampling import choose_per_class, class_grid_labels, generate
+from ganlab.metrics.mnist_classifier import MNISTClassifier, load_or_train_classifier
+from ganlab.sampling import ConditionalGAN, choose_per_class, class_grid_labels, generate
+
+# The splits this callback reads: in-memory data sets (MNISTDataModule's), or subsets of one.
+InMemorySplit = TensorDataset | Subset
+
+
+def conditional_gan(pl_module: L.LightningModule) -> ConditionalGAN:
+    """``pl_module`` as the conditional GAN the callback samples; ConfigError if it is not one.
+
+    The attributes are looked up statically: reading ``sampling_generator`` refreshes the EMA
+    copy's BatchNorm statistics, which a mere check must not do."""
+    missing = [
+        name
+        for name in ("n_classes", "latent_dim", "sampling_generator")
+        if not _has_attribute(pl_module, name)
+    ]
+    if missing:
+        raise ConfigError(
+            f"callbacks.generation_quality samples a conditional GAN; the model "
+            f"{type(pl_module).__name__} has no {', '.join(missing)}"
+        )
+    return cast(ConditionalGAN, pl_module)
+
+
+def _has_attribute(obj: object, name: str) -> bool:
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def data_split(trainer: L.Trainer, name: str) -> InMemorySplit:
+    """The datamodule's ``data_<name>`` split, set up by the time validation or testing runs."""
+    # Lightning attaches trainer.datamodule at fit/test time without declaring the attribute.
+    dataset = getattr(getattr(trainer, "datamodule", None), f"data_{name}", None)
+    if not isinstance(dataset, InMemorySplit):
+        raise ConfigError(
+            f"callbacks.generation_quality reads the datamodule's data_{name} split, an "
+            f"in-memory data set such as MNISTDataModule's; got a {type(dataset).__name__}"
+        )
+    return dataset
 
 
 def samples(
@@ -32,8 +76,9 @@ def samples(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``per_class`` images of each class from seeded noise, by the generator the model samples
     with (its EMA copy when it keeps one), and their labels."""
-    labels = class_grid_labels(pl_module.n_classes, per_class, device=pl_module.device)
-    images = generate(pl_module.sampling_generator, labels, pl_module.latent_dim, seed=seed)
+    gan = conditional_gan(pl_module)
+    labels = class_grid_labels(gan.n_classes, per_class, device=pl_module.device)
+    images = generate(gan.sampling_generator, labels, gan.latent_dim, seed=seed)
     return images, labels
 
 
@@ -54,6 +99,8 @@ def real_stand_ins(
     labels = dataset_labels(dataset)
     available = torch.bincount(labels, minlength=n_classes).tolist()
     index = choose_per_class(labels, [min(per_class, n) for n in available], seed).tolist()
+    # An InMemoryDataset, and a Subset of one, hand out a whole batch; torch's Dataset does not
+    # declare __getitems__.
     images, chosen_labels = dataset.__getitems__(index)  # type: ignore[attr-defined]
     return images, chosen_labels
 
@@ -86,7 +133,7 @@ class GenerationQuality(L.Callback):
         self.k = k
         self.verify = verify
         self.floor = floor
-        self.classifier: torch.nn.Module | None = None
+        self.classifier: MNISTClassifier | None = None
         self.val_quality: QualityMetric | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -96,11 +143,17 @@ class GenerationQuality(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.val_quality = None  # a new fit may bring other validation data
 
+    @property
+    def evaluator(self) -> MNISTClassifier:
+        """The classifier that ``setup`` loaded (Lightning runs it before any other hook)."""
+        assert self.classifier is not None, "GenerationQuality.setup() has not run"
+        return self.classifier
+
     def reference(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, dataset: Dataset
+        self, trainer: L.Trainer, pl_module: L.LightningModule, dataset: InMemorySplit
     ) -> QualityMetric:
         """A quality metric holding this process's share of the real images of ``dataset``."""
-        quality = QualityMetric(self.classifier, pl_module.n_classes, k=self.k)
+        quality = QualityMetric(self.evaluator, conditional_gan(pl_module).n_classes, k=self.k)
         quality.to(pl_module.device)
         share = Subset(dataset, range(trainer.global_rank, len(dataset), trainer.world_size))
         # A loader of its own generator: even unshuffled, a DataLoader draws its base seed from
@@ -129,24 +182,28 @@ class GenerationQuality(L.Callback):
         if trainer.sanity_checking:
             return
         if (trainer.current_epoch + 1) % self.every_n_epochs:
-            self.classifier.to(pl_module.device)
+            classifier = self.evaluator.to(pl_module.device)
             images, labels = samples(pl_module, self.per_class, self.seed)
-            accuracy, _ = conditional_accuracy(self.classifier, images, labels, pl_module.n_classes)
+            n_classes = conditional_gan(pl_module).n_classes
+            accuracy, _ = conditional_accuracy(classifier, images, labels, n_classes)
             pl_module.log("val/cond_acc", accuracy, prog_bar=True, sync_dist=True)
             return
         if self.val_quality is None:
-            self.val_quality = self.reference(trainer, pl_module, trainer.datamodule.data_val)
+            self.val_quality = self.reference(trainer, pl_module, data_split(trainer, "val"))
         values = self.measure(self.val_quality, trainer, pl_module, self.per_class, self.seed)
         self.log_all(pl_module, "val/", values)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # A different seed from validation: the best checkpoint was chosen on the validation noise.
-        quality = self.reference(trainer, pl_module, trainer.datamodule.data_test)
+        quality = self.reference(trainer, pl_module, data_split(trainer, "test"))
         values = self.measure(quality, trainer, pl_module, self.test_per_class, self.seed + 1)
         self.log_all(pl_module, "test/", values)
         if self.floor:
             images, labels = real_stand_ins(
-                trainer.datamodule.data_train, pl_module.n_classes, self.test_per_class, self.seed
+                data_split(trainer, "train"),
+                conditional_gan(pl_module).n_classes,
+                self.test_per_class,
+                self.seed,
             )
             rank, world = trainer.global_rank, trainer.world_size
             quality.reset()

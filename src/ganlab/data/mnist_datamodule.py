@@ -126,9 +126,10 @@ class MNISTDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.split_seed = split_seed
-        self.data_train: TensorDataset | None = None
-        self.data_val: TensorDataset | None = None
-        self.data_test: TensorDataset | None = None
+        # Subsets of the InMemoryDataset of each file, once setup() has run.
+        self.data_train: Subset[tuple[torch.Tensor, ...]] | None = None
+        self.data_val: Subset[tuple[torch.Tensor, ...]] | None = None
+        self.data_test: Subset[tuple[torch.Tensor, ...]] | None = None
 
     @property
     def n_classes(self) -> int:
