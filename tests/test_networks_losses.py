@@ -243,6 +243,7 @@ def test_wasserstein_loss_values_and_bad_weight() -> None:
     assert loss.discriminator_loss(torch.tensor([3.0]), torch.tensor([1.0])) == -2.0
     assert loss.generator_loss(torch.tensor([1.0, 3.0])) == -2.0
     assert WassersteinGPLoss(gp_weight=0).discriminator_penalty(None, None, None, None) is None
+    assert WassersteinGPLoss().gp_weight == 10.0  # Gulrajani et al.'s lambda
     with pytest.raises(ConfigError, match="gp_weight=-1"):
         WassersteinGPLoss(gp_weight=-1)
 
