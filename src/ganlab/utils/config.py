@@ -16,6 +16,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.errors import ConfigError, GanLabError
+from ganlab.utils.mappings import plain_dict
 
 GROUPS_FIRST = ("datamodule", "model", "callbacks", "logger", "trainer", "paths", "extras")
 
@@ -111,4 +112,4 @@ def instantiate(cfg: Any, what: str) -> Any:
 
 def instantiate_partial(cfg: DictConfig, what: str) -> Any:
     """A factory from a ``_target_`` config, for arguments Hydra must not convert (dataclasses)."""
-    return instantiate({**OmegaConf.to_container(cfg, resolve=True), "_partial_": True}, what)
+    return instantiate({**plain_dict(cfg), "_partial_": True}, what)

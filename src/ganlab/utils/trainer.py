@@ -24,10 +24,11 @@ from lightning.fabric.plugins import CheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ganlab.errors import ConfigError, is_integer
 from ganlab.utils.checkpoint_io import AtomicCheckpointIO
+from ganlab.utils.mappings import plain_dict
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,7 @@ def build_trainer(
     loggers: list[Logger] | bool = False,
     optimizer_steps: Callable[[int], int] | None = None,
 ) -> L.Trainer:
-    options = (
-        OmegaConf.to_container(trainer_cfg, resolve=True)
-        if isinstance(trainer_cfg, DictConfig)
-        else dict(trainer_cfg)
-    )
+    options = plain_dict(trainer_cfg)
     options.pop("_target_", None)
     options = translate_gpus(options)
     asked = str(options.get("precision", "32-true"))

@@ -58,6 +58,7 @@ class FewShotTechnique(PromptTechnique):
         """The ``k`` most similar pool items (never ``item`` itself), most similar first."""
         if not self.pool:
             raise ConfigError("few-shot has no example pool: call fit(dev_items, ...) first")
+        assert self.embedder is not None  # fit() set it along with the pool
         similarities = self.vectors @ self.embedder.encode([item.prompt])[0]
         chosen = []
         for index in np.argsort(-similarities, kind="stable"):

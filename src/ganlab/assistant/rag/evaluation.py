@@ -20,8 +20,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from ganlab.assistant.assistant import Assistant
 from ganlab.assistant.embeddings import SentenceEmbedder
 from ganlab.assistant.rag.answer import RagAnswer, answer_with_retrieval, closed_book
@@ -30,6 +28,7 @@ from ganlab.assistant.rag.corpus import PYDOC_TOPICS, load_corpus
 from ganlab.assistant.rag.index import load_or_build
 from ganlab.assistant.rag.retriever import Hit, Retriever
 from ganlab.errors import ConfigError, DataFileError
+from ganlab.utils.mappings import plain_dict
 
 DEFAULT_QUESTIONS = Path(str(files("ganlab.assistant.rag").joinpath("data", "questions.jsonl")))
 
@@ -58,11 +57,7 @@ class RagConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RagConfig:
-        data = (
-            OmegaConf.to_container(values, resolve=True)
-            if OmegaConf.is_config(values)
-            else dict(values)
-        )
+        data = plain_dict(values)
         data.pop("_target_", None)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
