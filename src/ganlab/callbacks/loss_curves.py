@@ -1,4 +1,5 @@
-"""Loss curves drawn from the run's own metrics, as ``loss_curves.png`` in the run directory.
+"""Loss curves drawn from the run's own metrics, as ``loss_curves.png`` in the run directory and
+in every image-capable logger (W&B, TensorBoard), at the step of the last epoch's metrics.
 
 The history lives in the callback's state, so it is saved in checkpoints and a resumed run
 draws the whole curve, not only the part after the resume.
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.loggers import WandbLogger
+import numpy as np
 
+from ganlab.callbacks.sample_grid import epoch_metrics_step, log_image
 from ganlab.utils.atomic import atomic_path
 from ganlab.utils.trainer import batches_done
 
@@ -53,9 +55,14 @@ class LossCurves(L.Callback):
         ):
             return
         self.draw(self.path)
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image("loss_curves", [str(self.path)])
+        if trainer.loggers:
+            from PIL import Image
+
+            with Image.open(self.path) as png:
+                image = np.asarray(png.convert("RGB"))
+            caption = "loss per batch and per epoch"
+            step = epoch_metrics_step(trainer)
+            log_image(trainer, "loss_curves", image, step, caption, self.path)
 
     def draw(self, path: Path) -> Path:
         """Losses per batch and per epoch, and conditional accuracy if it was logged."""

@@ -1,7 +1,8 @@
 """Per-epoch sample grid: the fixed noise of the model, one row per class (0-9).
 
-Written as a PNG into the run directory (``samples/epoch_XXX.png`` and ``samples/latest.png``)
-and sent to every image-capable logger, so a user without W&B still sees the pictures.
+Written as a PNG into the run directory (``samples/epoch_XXX.png`` and ``samples/latest.png``,
+the record a CSV-only run keeps) and sent to every image-capable logger (W&B, TensorBoard) at
+the step of the epoch's metrics, so the image slider lines up with the curves.
 """
 
 from __future__ import annotations
@@ -9,10 +10,38 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 from ganlab.sampling import image_grid, run_generator, save_grid
-from ganlab.utils.trainer import batches_done
+
+
+def epoch_metrics_step(trainer: L.Trainer) -> int:
+    """The logger step of the metrics of the epoch that just ended (its training means and its
+    validation), read in ``on_train_epoch_end`` or ``on_fit_end``.
+
+    Lightning logs with the count of batches that stepped (what its own LearningRateMonitor
+    reads): the epoch's last batch is step ``count - 1``, and the counter has already moved past
+    it when these hooks run (the fit loop steps it back by one to log the epoch's means).
+    """
+    return max(0, trainer.fit_loop.epoch_loop._batches_that_stepped - 1)
+
+
+def log_image(
+    trainer: L.Trainer,
+    key: str,
+    image: np.ndarray,
+    step: int,
+    caption: str,
+    path: Path,
+) -> None:
+    """Send one H x W x C uint8 image, written to ``path`` already, to every image-capable
+    logger at ``step``; a CSV logger has no images, the PNG in the run folder is its record."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key, [str(path)], step=step, caption=[caption])
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, image, step, dataformats="HWC")
 
 
 class SampleGrid(L.Callback):
@@ -31,10 +60,5 @@ class SampleGrid(L.Callback):
         path = save_grid(images, self.output_dir / f"epoch_{epoch:03d}.png", per_row)
         save_grid(images, self.output_dir / "latest.png", per_row)
         caption = f"epoch {epoch}: one row per class 0-{pl_module.n_classes - 1}"
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                step = batches_done(trainer)
-                logger.log_image("samples", [str(path)], step=step, caption=[caption])
-            elif isinstance(logger, TensorBoardLogger):
-                grid = image_grid(images, per_row)
-                logger.experiment.add_image("samples", grid, epoch, dataformats="HWC")
+        grid = image_grid(images, per_row)
+        log_image(trainer, "samples", grid, epoch_metrics_step(trainer), caption, path)
