@@ -8,10 +8,18 @@ so plain ``strategy=ddp`` works without ``find_unused_parameters``.
 Options that change the regimen, all off by default: an EMA copy of the generator that
 sampling and evaluation use, an R1 penalty, differentiable augmentation of everything the
 discriminator sees, and learning rates that decay linearly to zero over the planned run.
+
+The hyperparameters saved in every checkpoint hold the components as plain data (the networks'
+specs, the loss's, the augmentation's and the optimisers' classes and arguments), so Lightning's
+``MNISTGANModel.load_from_checkpoint(path, weights_only=True)`` rebuilds the model; only classes
+of ganlab's networks, losses and augmentations and of ``torch.optim`` can be named there.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +28,9 @@ import lightning as L
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+from torch.optim.lr_scheduler import LambdaLR
 
-from ganlab.errors import ConfigError, is_integer
+from ganlab.errors import CheckpointError, ConfigError, is_integer
 from ganlab.losses import GANLoss, r1_penalty
 from ganlab.models.ema import (
     check_decay,
@@ -31,7 +39,7 @@ from ganlab.models.ema import (
     recalibrate_batchnorm,
     update_ema,
 )
-from ganlab.networks import network_spec
+from ganlab.networks import build_network, network_spec
 from ganlab.sampling import class_grid_labels, sample_noise
 from ganlab.utils.distributed import (
     average_gradients,
@@ -53,6 +61,96 @@ EMA_STATISTICS_SEED = 1 << 20
 FAKE_LABELS = ("uniform", "real")
 
 
+# Where a component saved in the hyperparameters may come from, and what it must be: a
+# checkpoint is a file's word, so its hyperparameters may name no other code.
+COMPONENT_SOURCES: dict[str, tuple[str, type]] = {
+    "loss": ("ganlab.losses.", GANLoss),
+    "augment": ("ganlab.augmentations.", nn.Module),
+    "optimizer_g": ("torch.optim.", Optimizer),
+    "optimizer_d": ("torch.optim.", Optimizer),
+}
+NETWORKS = ("generator", "discriminator")
+COMPONENTS = (*NETWORKS, *COMPONENT_SOURCES)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as data a ``weights_only`` load accepts (tuples become lists); raises
+    TypeError for anything else."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _plain(item) for key, item in value.items()}
+    raise TypeError(f"{type(value).__name__} is not plain data")
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def component_spec(name: str, component: Any) -> dict[str, Any] | None:
+    """Component ``name`` as plain data: ``_target_`` and constructor arguments; None when it
+    cannot be described so (then ``load_from_checkpoint`` must be given it, as Lightning asks
+    for every argument missing from the hyperparameters).
+
+    Networks describe themselves (``spec()``); a ``functools.partial`` of a class (Hydra's
+    ``_partial_``: the optimisers) by its keywords; the loss and the augmentation by the
+    attributes named after their constructor's parameters, where they keep them all."""
+    try:
+        if name in NETWORKS:
+            has_spec = callable(getattr(component, "spec", None))
+            return _plain(network_spec(component)) if has_spec else None
+        if isinstance(component, functools.partial):
+            if component.args or not isinstance(component.func, type):
+                return None
+            return {"_target_": _class_path(component.func), **_plain(component.keywords)}
+        if component is None or name not in ("loss", "augment"):
+            return None  # absent, or a factory other than a partial (a lambda, say)
+        cls = type(component)
+        names = [
+            parameter.name
+            for parameter in inspect.signature(cls).parameters.values()
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        ]
+        if not all(hasattr(component, parameter) for parameter in names):
+            return None
+        arguments = {parameter: getattr(component, parameter) for parameter in names}
+        return {"_target_": _class_path(cls), **_plain(arguments)}
+    except (TypeError, ValueError):
+        return None
+
+
+def build_component(name: str, spec: dict[str, Any]) -> Any:
+    """The component ``name`` (a network, the loss, the augmentation or an optimiser factory)
+    from :func:`component_spec` output, built only from the classes allowed for it."""
+    if name in NETWORKS:
+        try:
+            return build_network(spec)
+        except CheckpointError as error:
+            raise CheckpointError(f"model.{name}: {error}") from error
+    prefix, base = COMPONENT_SOURCES[name]
+    kwargs = dict(spec)
+    target = kwargs.pop("_target_", None)
+    if not isinstance(target, str) or not target.startswith(prefix):
+        raise CheckpointError(
+            f"model.{name}: class {target!r:.80} is not allowed; expected one from {prefix}*"
+        )
+    module_name, _, class_name = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise CheckpointError(f"model.{name}: cannot find {target!r:.80}: {error}") from error
+    if not isinstance(cls, type) or not issubclass(cls, base):
+        raise CheckpointError(f"model.{name}: {target!r:.80} is not a {base.__name__} class")
+    if issubclass(cls, Optimizer):
+        return functools.partial(cls, **kwargs)  # its arguments are checked when it is built
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"model.{name}: cannot build {target}: {error}") from error
+
+
 def _build_optimizer(factory: OptimizerFactory, network: nn.Module, name: str) -> Optimizer:
     """``factory`` applied to ``network``'s parameters; the optimiser's own argument checks (a
     negative or non-numeric learning rate, betas outside [0, 1)) become a :class:`ConfigError`
@@ -68,11 +166,11 @@ class MNISTGANModel(L.LightningModule):
 
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module,
-        loss: GANLoss,
-        optimizer_g: OptimizerFactory,
-        optimizer_d: OptimizerFactory,
+        generator: nn.Module | dict[str, Any],
+        discriminator: nn.Module | dict[str, Any],
+        loss: GANLoss | dict[str, Any],
+        optimizer_g: OptimizerFactory | dict[str, Any],
+        optimizer_d: OptimizerFactory | dict[str, Any],
         n_classes: int = 10,
         latent_dim: int = 100,
         channels: int = 1,
@@ -83,13 +181,26 @@ class MNISTGANModel(L.LightningModule):
         ema_decay: float | None = None,
         r1_gamma: float = 0.0,
         r1_interval: int = 1,
-        augment: nn.Module | None = None,
+        augment: nn.Module | dict[str, Any] | None = None,
         lr_decay: bool = False,
         channels_last: bool = False,
         lr_scaling: str = "none",
         fake_labels: str = "uniform",
     ) -> None:
         super().__init__()
+        # A component given as plain data comes from saved hyperparameters (load_from_checkpoint).
+        if isinstance(generator, dict):
+            generator = build_component("generator", generator)
+        if isinstance(discriminator, dict):
+            discriminator = build_component("discriminator", discriminator)
+        if isinstance(loss, dict):
+            loss = build_component("loss", loss)
+        if isinstance(optimizer_g, dict):
+            optimizer_g = build_component("optimizer_g", optimizer_g)
+        if isinstance(optimizer_d, dict):
+            optimizer_d = build_component("optimizer_d", optimizer_d)
+        if isinstance(augment, dict):
+            augment = build_component("augment", augment)
         if n_classes < 2:
             raise ConfigError(f"model.n_classes={n_classes} must be at least 2")
         if latent_dim < 1:
@@ -117,6 +228,22 @@ class MNISTGANModel(L.LightningModule):
         if ema_decay is not None:
             check_decay(ema_decay)
         scaled_learning_rate(1.0, 1, lr_scaling)  # rejects an unknown rule now, not at fit
+        # The plain arguments and every component that can be described as plain data: what
+        # load_from_checkpoint rebuilds the model from. The training entry point logs the whole
+        # config itself, so Lightning does not log these again (logger=False).
+        self.save_hyperparameters(ignore=list(COMPONENTS), logger=False)
+        components = {
+            "generator": generator,
+            "discriminator": discriminator,
+            "loss": loss,
+            "optimizer_g": optimizer_g,
+            "optimizer_d": optimizer_d,
+            "augment": augment,
+        }
+        for name, component in components.items():
+            spec = component_spec(name, component)
+            if spec is not None:
+                self.hparams[name] = spec
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -206,7 +333,7 @@ class MNISTGANModel(L.LightningModule):
             images = self.augment(images)
         return self.discriminator(images, labels)
 
-    def configure_optimizers(self) -> list[Optimizer] | tuple[list[Optimizer], list[LRScheduler]]:
+    def configure_optimizers(self) -> list[Optimizer] | list[dict[str, Any]]:
         optimizers = [
             _build_optimizer(self.optimizer_g, self.generator, "optimizer_g"),
             _build_optimizer(self.optimizer_d, self.discriminator, "optimizer_d"),
@@ -218,10 +345,20 @@ class MNISTGANModel(L.LightningModule):
         if not self.lr_decay:
             return optimizers
         total = self._planned_batches()
-        schedulers = [
-            LambdaLR(opt, lambda batch: max(0.0, 1.0 - batch / total)) for opt in optimizers
+        # Stepped after every batch by training_step (manual optimisation); "interval" and
+        # "name" say so to Lightning's LearningRateMonitor, which logs lr/generator and
+        # lr/discriminator.
+        return [
+            {
+                "optimizer": optimizer,
+                "lr_scheduler": {
+                    "scheduler": LambdaLR(optimizer, lambda batch: max(0.0, 1.0 - batch / total)),
+                    "interval": "step",
+                    "name": f"lr/{network}",
+                },
+            }
+            for optimizer, network in zip(optimizers, NETWORKS, strict=True)
         ]
-        return optimizers, schedulers
 
     def _planned_batches(self) -> int:
         """Training batches this fit will run: the horizon of the learning-rate decay."""
@@ -327,12 +464,21 @@ class MNISTGANModel(L.LightningModule):
             self._log_epoch_means()
 
     def _log_epoch_means(self) -> None:
-        means = {
-            f"{key}_epoch": total / self._epoch_counts[key]
-            for key, total in self._epoch_sums.items()
-        }
-        if means:
-            self.log_dict(means, on_step=False, on_epoch=True)
+        """Each key's mean over every sample of the epoch, of all processes: logged with its
+        sample count as the batch size and ``sync_dist``, Lightning reduces mean x count and
+        the count over the processes and divides one by the other. Every process logs the same
+        keys in the same order (they run the same number of batches), as the collective
+        reductions require."""
+        for key in sorted(self._epoch_sums):
+            count = self._epoch_counts[key]
+            self.log(
+                f"{key}_epoch",
+                self._epoch_sums[key] / count,
+                on_step=False,
+                on_epoch=True,
+                sync_dist=True,
+                batch_size=count,
+            )
         self._epoch_sums.clear()
         self._epoch_counts.clear()
 
