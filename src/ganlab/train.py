@@ -16,10 +16,11 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.callbacks.sample_grid import epoch_metrics_step
 from ganlab.checkpoints import load_checkpoint
 from ganlab.errors import ConfigError, errors_as_one_line, is_integer, one_line_errors
 from ganlab.utils.atomic import atomic_path
@@ -87,6 +88,47 @@ def objective(
     return metrics[name]
 
 
+def add_lr_monitor(
+    model: L.LightningModule, callbacks: list[Callback], loggers: list[Logger]
+) -> None:
+    """Lightning's LearningRateMonitor when the model schedules its learning rates
+    (``model.lr_decay``) and a logger will record them (the monitor refuses to run without)."""
+    if (
+        getattr(model, "lr_decay", False)
+        and loggers
+        and not any(isinstance(callback, LearningRateMonitor) for callback in callbacks)
+    ):
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+
+
+# Validated metrics that TensorBoard's HPARAMS tab shows besides the selection metric(s).
+HPARAM_EXTRA_METRICS = ("val/cond_acc",)
+
+
+def hparam_metrics(
+    cfg: DictConfig, metrics: dict[str, float], callbacks: list[Callback]
+) -> dict[str, float]:
+    """The numbers runs are compared by, as ``hp/<metric>``: each metric a checkpoint is chosen
+    by (``monitor``) at the chosen checkpoint's score, the sweep's objective, and the last
+    value of :data:`HPARAM_EXTRA_METRICS`. Their own tags, not the curves' (``val/fid``):
+    TensorBoard's ``log_hyperparams`` also writes the values as scalars."""
+    values: dict[str, float] = {}
+    for callback in callbacks:
+        if (
+            isinstance(callback, ModelCheckpoint)
+            and callback.monitor
+            and callback.best_model_score is not None
+        ):
+            values[f"hp/{callback.monitor}"] = float(callback.best_model_score)
+    name = cfg.get("optimized_metric")
+    if name and "objective" in metrics:
+        values.setdefault(f"hp/{name}", metrics["objective"])
+    for key in HPARAM_EXTRA_METRICS:
+        if key in metrics:
+            values.setdefault(f"hp/{key}", metrics[key])
+    return values
+
+
 HEADLINE = (
     ("cond_acc", "conditional accuracy", "{:.1%}"),
     ("fid", "FID", "{:.2f}"),
@@ -137,14 +179,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model: L.LightningModule = instantiate(cfg.model, "model")
     callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"), "callbacks")
     loggers: list[Logger] = instantiate_group(cfg.get("logger"), "logger")
+    add_lr_monitor(model, callbacks, loggers)
     trainer = build_trainer(
         cfg.trainer,
         callbacks=callbacks,
         loggers=loggers or False,
         optimizer_steps=getattr(model, "optimizer_steps", None),
     )
+    params = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(params)
 
     started = time.perf_counter()
     if cfg.get("train", True):
@@ -169,6 +213,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if target is not None:
         metrics["objective"] = summary["objective"] = target
         summary["optimized_metric"] = cfg.optimized_metric
+    # TensorBoard's HPARAMS tab lists a run once its hyperparameters are written with metrics,
+    # whose values are known now. The trainer finalized the logger already; this reopens its
+    # event file, which finalize flushes and closes again.
+    selection = hparam_metrics(cfg, metrics, callbacks)
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger) and selection:
+            logger.log_hyperparams(params, selection, step=epoch_metrics_step(trainer))
+            logger.finalize("success")
+        elif isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            # Lightning leaves the W&B run open for more logging; a run of this function is one
+            # W&B run, complete on disk when it returns (a sweep runs many in one process).
+            logger.experiment.finish()
     output_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero and output_dir.is_dir():
         with atomic_path(output_dir / "summary.json") as tmp:
