@@ -24,6 +24,7 @@ from ganlab.assistant.studies import STUDIES, LabContext, check_studies
 from ganlab.assistant.tracking import Tracker
 from ganlab.errors import errors_as_one_line, one_line_errors
 from ganlab.utils.config import check_overrides, register_resolvers
+from ganlab.utils.mappings import plain_dict
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = str(Path(__file__).parents[1] / "configs")
@@ -73,7 +74,7 @@ def run_lab(cfg: DictConfig) -> Path:
         run_dir,
         cfg.wandb.project,
         cfg.task_name,
-        OmegaConf.to_container(cfg, resolve=True),
+        plain_dict(cfg),
         cfg.wandb.offline,
     )
     context = LabContext(cfg, assistants, run_dir, tracker)

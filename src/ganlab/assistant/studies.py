@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ganlab.assistant.assistant import Assistant
 from ganlab.assistant.backends.base import Backend
@@ -20,6 +20,7 @@ from ganlab.assistant.sweeps import run_sweeps
 from ganlab.assistant.tracking import Tracker
 from ganlab.errors import ConfigError
 from ganlab.utils.config import instantiate, instantiate_partial
+from ganlab.utils.mappings import plain_dict
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,8 @@ def sweep(context: LabContext) -> StudyOutput:
     """One generation parameter at a time on one assistant."""
     cfg = context.cfg.sweep
     assistant = context.assistant(cfg.assistant)
-    grid = OmegaConf.to_container(cfg.grid, resolve=True)
-    base = OmegaConf.to_container(cfg.base, resolve=True)
+    grid = plain_dict(cfg.grid)
+    base = plain_dict(cfg.base)
     points = run_sweeps(assistant, list(cfg.prompts), grid, base, cfg.samples)
     rows = [point.row() for point in points]
     plots = {

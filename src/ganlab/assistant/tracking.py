@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ganlab.utils.wandb import wandb_should_be_offline
 
@@ -27,7 +27,9 @@ class Tracker:
             return
         import wandb
 
-        mode = "offline" if wandb_should_be_offline(offline) else "online"
+        mode: Literal["offline", "online"] = (
+            "offline" if wandb_should_be_offline(offline) else "online"
+        )
         os.environ.setdefault("WANDB_MODE", mode)
         self.run = wandb.init(
             project=project,
@@ -45,7 +47,9 @@ class Tracker:
 
         columns = list(rows[0].keys())
         data = [[_plain(row.get(c)) for c in columns] for row in rows]
-        self.run.log({key: wandb.Table(columns=columns, data=data)})
+        # wandb types columns as list[str | int], which a list[str] is not (lists are invariant).
+        table = wandb.Table(columns=columns, data=data)  # type: ignore[arg-type]
+        self.run.log({key: table})
 
     def images(self, paths: Mapping[str, Path]) -> None:
         if self.run is None:

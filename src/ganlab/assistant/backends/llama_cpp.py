@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 from ganlab.assistant.backends.base import Backend, Message
 from ganlab.assistant.models import ModelSpec, verified_path
 from ganlab.assistant.params import GenerationParams
 from ganlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 
 def _import_llama():
@@ -52,7 +56,7 @@ class LlamaCppBackend(Backend):
             verbose=False,
         )
         self.llm = _import_llama()(model_path=str(self.model_path), **self._options)
-        self._scorer = None
+        self._scorer: Llama | None = None
 
     def _sampling(self, params: GenerationParams) -> dict:
         seed = params.seed if params.seed is not None else random.randrange(2**31)

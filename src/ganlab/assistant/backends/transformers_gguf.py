@@ -20,7 +20,7 @@ class PresenceFrequencyPenalty:
     def __init__(self, prompt_length: int, presence: float, frequency: float) -> None:
         self.prompt_length, self.presence, self.frequency = prompt_length, presence, frequency
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.Tensor:
         generated = input_ids[:, self.prompt_length :]
         if generated.shape[1] == 0:
             return scores
@@ -94,15 +94,19 @@ class TransformersBackend(Backend):
             )
         new_tokens = output[0, prompt_length:]
         text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        assert isinstance(text, str)  # one sequence of ids decodes to one string
         text, stopped = cut_at_stop(text, params.stop)
         finished = stopped or (len(new_tokens) and new_tokens[-1] == self.tokenizer.eos_token_id)
         reason = "stop" if finished or len(new_tokens) < params.max_tokens else "length"
         return text, prompt_length, len(new_tokens), reason
 
     def _chat(self, messages: list[Message], params: GenerationParams) -> tuple[str, int, int, str]:
+        from transformers import BatchEncoding
+
         encoded = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
+        assert isinstance(encoded, BatchEncoding)  # what return_dict=True returns
         return self._generate(encoded["input_ids"], params)
 
     def _complete(self, prompt: str, params: GenerationParams) -> tuple[str, int, int, str]:

@@ -128,6 +128,7 @@ def _first_label(
     pattern: re.Pattern[str], table: tuple[tuple[str, str | None], ...], reply: str
 ) -> str | None:
     for match in pattern.finditer(reply.replace("\u2019", "'")):
+        assert match.lastgroup is not None  # every alternative is a named group, p<index>
         label = table[int(match.lastgroup[1:])][1]
         if label is not None:
             return label

@@ -24,8 +24,10 @@ import types
 
 try:  # imported here so that its connect() can be wrapped before the code runs
     import sqlite3
-except ImportError:
-    sqlite3 = None
+except ImportError:  # an interpreter built without SQLite
+    HAS_SQLITE = False
+else:
+    HAS_SQLITE = True
 
 # Events refused outright: new processes, signals to other processes, sockets, native calls,
 # hard links and symbolic links (a link inside the work folder could reach a file outside it),
@@ -270,8 +272,9 @@ def install_audit_hook(work: str, violations: list[str]) -> None:
                 if not inside(args[index], dir_fd):
                     refuse(f"{event} on {args[index]}")
         elif event == "sqlite3.connect":
+            paths: list[str | None]
             try:
-                paths = sqlite_paths(args[0])
+                paths = list(sqlite_paths(args[0]))
             except (TypeError, ValueError):
                 paths = [None]
             if not all(inside(p) for p in paths):
@@ -290,7 +293,7 @@ def install_audit_hook(work: str, violations: list[str]) -> None:
     for name in ("mkfifo", "mknod", "pidfd_open"):
         if name in posix.__dict__:
             posix.__dict__[name] = os.__dict__[name] = stand_in(f"os.{name}")
-    if sqlite3 is not None:
+    if HAS_SQLITE:
         # The authorizer can be set only once the connection exists; connect() is the place.
         connect, connection_type = sqlite3.connect, sqlite3.Connection
 

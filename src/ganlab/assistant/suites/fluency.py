@@ -95,8 +95,8 @@ class FluencySuite(Suite):
         self-BLEU (high = the replies to different prompts sound alike)."""
         metrics = {}
         for name in METRICS:
-            values = [r.score.details.get(name) for r in results]
-            values = [v for v in values if v is not None and not math.isnan(v)]
+            found = [r.score.details.get(name) for r in results]
+            values = [v for v in found if v is not None and not math.isnan(v)]
             if values:
                 metrics[name] = statistics.fmean(values)
         texts = [r.reply.text for r in results]

@@ -32,7 +32,11 @@ class NliSuite(Suite):
         the share of replies that named no label at all."""
         metrics = {}
         for label in NLI_LABELS:
-            scores = [r.score.value for r in results if r.item.gold == label]
+            scores = [
+                r.score.value
+                for r in results
+                if r.item.gold == label and r.score.value is not None  # score() always sets it
+            ]
             metrics[f"accuracy_{label}"] = sum(scores) / len(scores) if scores else math.nan
         unparsed = sum(r.score.details.get("label") is None for r in results)
         metrics["unparseable_share"] = unparsed / len(results) if results else math.nan
