@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 def capture() -> dict[str, Any]:
     """This process's random-number states, as tensors and plain Python values (what a
     ``weights_only`` checkpoint load accepts; a numpy array is not among them)."""
-    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    legacy = np.random.get_state(legacy=True)
+    # The global RandomState runs MT19937, whose state has the legacy tuple form.
+    assert isinstance(legacy, tuple)
+    kind, keys, position, has_gauss, gauss = legacy
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "numpy": {

@@ -45,8 +45,8 @@ def update_ema(average: nn.Module, network: nn.Module, decay: float) -> None:
     """Move ``average``'s parameters towards ``network``'s; copy buffers (BatchNorm statistics)."""
     for mine, theirs in zip(average.parameters(), network.parameters(), strict=True):
         mine.lerp_(theirs, 1.0 - decay)
-    for mine, theirs in zip(average.buffers(), network.buffers(), strict=True):
-        mine.copy_(theirs)
+    for mine_buffer, their_buffer in zip(average.buffers(), network.buffers(), strict=True):
+        mine_buffer.copy_(their_buffer)
 
 
 @torch.no_grad()
