@@ -56,9 +56,10 @@ test: data assistant-setup sandbox-tools lint ## lint, then the whole test suite
 test-fast: data assistant-setup sandbox-tools ## the test suite without tests marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, then the type checker (mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy src/ganlab
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
