@@ -445,7 +445,9 @@ def test_evaluate_bad_input_is_one_line(capsys, tmp_path: Path, tiny_data_dir: P
     )
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, images=np.zeros((6, 28, 28), np.uint8), labels=np.array([1, 2, 3, 4, 5, 12]))
-    assert_one_line_exit(capsys, evaluate_main, [str(wrong), *data], "labels must lie in 0..9")
+    assert_one_line_exit(
+        capsys, evaluate_main, [str(wrong), *data], "labels in 1..12", "integer labels 0..9"
+    )
 
 
 def test_measuring_quality_does_not_change_the_training_run(tmp_path: Path) -> None:

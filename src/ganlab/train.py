@@ -18,7 +18,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ganlab.callbacks.sample_grid import epoch_metrics_step
 from ganlab.checkpoints import load_checkpoint
@@ -31,6 +31,7 @@ from ganlab.utils.config import (
     print_config_tree,
     register_resolvers,
 )
+from ganlab.utils.mappings import plain_dict
 from ganlab.utils.trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def instantiate_group(cfg: DictConfig | None, what: str) -> list[Any]:
     if not cfg:
         return []
     return [
-        instantiate(entry, f"{what}.{name}")
+        instantiate(entry, f"{what}.{name!s}")
         for name, entry in cfg.items()
         if isinstance(entry, DictConfig) and "_target_" in entry
     ]
@@ -186,7 +187,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         loggers=loggers or False,
         optimizer_steps=getattr(model, "optimizer_steps", None),
     )
-    params = OmegaConf.to_container(cfg, resolve=True)
+    params = plain_dict(cfg)
     for logger in loggers:
         logger.log_hyperparams(params)
 
@@ -198,7 +199,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     target = objective(cfg, metrics, callbacks) if cfg.get("train", True) else None
     if cfg.get("test", False):
         best = _best_or_last(callbacks)
-        if best and not trainer.fast_dev_run:
+        if best and not getattr(trainer, "fast_dev_run", False):  # not declared on Trainer
             log.info("Testing checkpoint %s", best)
             trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
         else:

@@ -26,7 +26,8 @@ from lightning.pytorch.callbacks import Timer
 
 def budget_left(trainer: L.Trainer) -> float | None:
     """Seconds left in the training budget (``trainer.max_time``); None without one."""
-    for callback in trainer.callbacks:
+    callbacks: list[L.Callback] = trainer.callbacks  # type: ignore[attr-defined]  # a property Lightning does not annotate
+    for callback in callbacks:
         if isinstance(callback, Timer):
             remaining = callback.time_remaining()
             return None if remaining is None else max(0.0, remaining)

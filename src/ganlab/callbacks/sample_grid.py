@@ -8,10 +8,13 @@ the step of the epoch's metrics, so the image slider lines up with the curves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import lightning as L
 import numpy as np
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from torch import nn
 
 from ganlab.sampling import image_grid, run_generator, save_grid
 
@@ -53,12 +56,15 @@ class SampleGrid(L.Callback):
         epoch = trainer.current_epoch
         if not trainer.is_global_zero or (epoch + 1) % self.every_n_epochs:
             return
-        images = run_generator(
-            pl_module.sampling_generator, pl_module.grid_noise, pl_module.grid_labels
-        )
-        per_row = pl_module.samples_per_class
+        # The model's fixed grid inputs and sizes (MNISTGANModel's attributes; Lightning types
+        # a module's attributes as tensors or modules only).
+        noise = cast(torch.Tensor, pl_module.grid_noise)
+        labels = cast(torch.Tensor, pl_module.grid_labels)
+        per_row = cast(int, pl_module.samples_per_class)
+        n_classes = cast(int, pl_module.n_classes)
+        images = run_generator(cast(nn.Module, pl_module.sampling_generator), noise, labels)
         path = save_grid(images, self.output_dir / f"epoch_{epoch:03d}.png", per_row)
         save_grid(images, self.output_dir / "latest.png", per_row)
-        caption = f"epoch {epoch}: one row per class 0-{pl_module.n_classes - 1}"
+        caption = f"epoch {epoch}: one row per class 0-{n_classes - 1}"
         grid = image_grid(images, per_row)
         log_image(trainer, "samples", grid, epoch_metrics_step(trainer), caption, path)

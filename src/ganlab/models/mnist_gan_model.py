@@ -22,10 +22,12 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -164,6 +166,18 @@ def _build_optimizer(factory: OptimizerFactory, network: nn.Module, name: str) -
 class MNISTGANModel(L.LightningModule):
     """Class-conditional GAN: ``generator(noise, labels)`` vs ``discriminator(images, labels)``."""
 
+    # Declared for the type checker: the constructor also accepts plain-data descriptions and
+    # rebuilds them, so its parameters' types are wider than what the model holds.
+    generator: nn.Module
+    discriminator: nn.Module
+    ema_generator: nn.Module | None
+    augment: nn.Module | None
+    loss: GANLoss
+    optimizer_g: OptimizerFactory
+    optimizer_d: OptimizerFactory
+    grid_noise: torch.Tensor
+    grid_labels: torch.Tensor
+
     def __init__(
         self,
         generator: nn.Module | dict[str, Any],
@@ -201,6 +215,13 @@ class MNISTGANModel(L.LightningModule):
             optimizer_d = build_component("optimizer_d", optimizer_d)
         if isinstance(augment, dict):
             augment = build_component("augment", augment)
+        # What the descriptions were rebuilt into (for the type checker; nothing is converted).
+        generator, discriminator = cast(nn.Module, generator), cast(nn.Module, discriminator)
+        loss, augment = cast(GANLoss, loss), cast(nn.Module | None, augment)
+        optimizer_g, optimizer_d = (
+            cast(OptimizerFactory, optimizer_g),
+            cast(OptimizerFactory, optimizer_d),
+        )
         if n_classes < 2:
             raise ConfigError(f"model.n_classes={n_classes} must be at least 2")
         if latent_dim < 1:
@@ -333,7 +354,7 @@ class MNISTGANModel(L.LightningModule):
             images = self.augment(images)
         return self.discriminator(images, labels)
 
-    def configure_optimizers(self) -> list[Optimizer] | list[dict[str, Any]]:
+    def configure_optimizers(self) -> list[Optimizer] | list[OptimizerLRSchedulerConfig]:
         optimizers = [
             _build_optimizer(self.optimizer_g, self.generator, "optimizer_g"),
             _build_optimizer(self.optimizer_d, self.discriminator, "optimizer_d"),
@@ -349,14 +370,14 @@ class MNISTGANModel(L.LightningModule):
         # "name" say so to Lightning's LearningRateMonitor, which logs lr/generator and
         # lr/discriminator.
         return [
-            {
-                "optimizer": optimizer,
-                "lr_scheduler": {
+            OptimizerLRSchedulerConfig(
+                optimizer=optimizer,
+                lr_scheduler={
                     "scheduler": LambdaLR(optimizer, lambda batch: max(0.0, 1.0 - batch / total)),
                     "interval": "step",
                     "name": f"lr/{network}",
                 },
-            }
+            )
             for optimizer, network in zip(optimizers, NETWORKS, strict=True)
         ]
 
@@ -368,7 +389,7 @@ class MNISTGANModel(L.LightningModule):
             total = min(total, math.ceil(trainer.max_steps * self.n_critic / (self.n_critic + 1)))
         return max(int(total), 1)
 
-    def _step(self, optimizer: Optimizer, network: nn.Module) -> None:
+    def _step(self, optimizer: Optimizer | LightningOptimizer, network: nn.Module) -> None:
         if self._average_gradients:
             average_gradients(network.parameters())
         optimizer.step()
@@ -394,7 +415,9 @@ class MNISTGANModel(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         real, labels = batch
-        opt_g, opt_d = self.optimizers()
+        optimizers = self.optimizers()
+        assert isinstance(optimizers, list), "configure_optimizers returns two optimisers"
+        opt_g, opt_d = optimizers
         self._average_gradients = take_over_gradient_sync(self.trainer.strategy.model)
         n = real.size(0)
         logs: dict[str, torch.Tensor] = {}
@@ -408,7 +431,7 @@ class MNISTGANModel(L.LightningModule):
             self.manual_backward(g_loss)
             self._step(opt_g, self.generator)
             self.untoggle_optimizer(opt_g)
-            if self.ema_generator is not None:
+            if self.ema_generator is not None and self.ema_decay is not None:
                 update_ema(
                     self.ema_generator,
                     self.generator,
@@ -442,8 +465,10 @@ class MNISTGANModel(L.LightningModule):
         self._step(opt_d, self.discriminator)
         self.untoggle_optimizer(opt_d)
         logs["train/d_loss"] = d_loss.detach()
-        for scheduler in self.lr_schedulers() or []:
-            scheduler.step()
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            if scheduler is not None:
+                scheduler.step()
 
         self._log_training(logs, n)
 
@@ -457,7 +482,9 @@ class MNISTGANModel(L.LightningModule):
             total = self._epoch_sums.get(key)
             self._epoch_sums[key] = value * n if total is None else total + value * n
             self._epoch_counts[key] = self._epoch_counts.get(key, 0) + n
-        if batches_done(self.trainer) % self.trainer.log_every_n_steps == 0:
+        # Set by the Trainer's logger connector; Lightning does not declare it on the class.
+        interval: int = self.trainer.log_every_n_steps  # type: ignore[attr-defined]
+        if batches_done(self.trainer) % interval == 0:
             steps = {f"{key}_step": value for key, value in logs.items()}
             self.log_dict(steps, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
         if self.trainer.is_last_batch:

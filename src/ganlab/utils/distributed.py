@@ -24,7 +24,7 @@ from ganlab.errors import ConfigError
 LR_SCALING = ("none", "linear", "sqrt")
 
 
-def take_over_gradient_sync(wrapped: nn.Module) -> bool:
+def take_over_gradient_sync(wrapped: nn.Module | None) -> bool:
     """Stop DDP's reducer from syncing this step's gradients (as inside ``no_sync()``).
 
     Lightning switches the reducer back on after every training step, so this is called at the
