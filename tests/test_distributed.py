@@ -21,7 +21,7 @@ from ganlab.utils.distributed import (
 from tests.ddp_gradients import average_on_rank, gradient_problem
 from tests.helpers import (
     REPO_ROOT,
-    assert_one_line_error,
+    assert_one_line_exit,
     image_fingerprint,
     run,
     tiny_cli_overrides,
@@ -89,14 +89,24 @@ def test_gradients_are_left_alone_outside_ddp() -> None:
     assert torch.equal(layer.weight.grad, before)
 
 
-def test_slurm_dry_run_prints_a_batch_script_sized_from_the_trainer(tmp_path: Path) -> None:
+def slurm_dry_run(monkeypatch: pytest.MonkeyPatch, *overrides: str) -> None:
+    """``ganlab-slurm-dry-run overrides...`` in-process, in the test's folder."""
+    from ganlab import slurm
+
+    monkeypatch.setattr(sys, "argv", ["ganlab-slurm-dry-run", *overrides])
+    slurm.main()
+
+
+def test_slurm_dry_run_prints_a_batch_script_sized_from_the_trainer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     """Multi-node: 2 nodes x 4 GPUs becomes one sbatch job with 4 tasks per node, each task
     one Lightning process; nothing is submitted."""
+    monkeypatch.chdir(tmp_path)
     overrides = ["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
     overrides += ["hydra.launcher.partition=gpu", "experiment=train_mnist_dcgan"]
-    result = run(["ganlab-slurm-dry-run", *overrides], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    script = result.stdout
+    slurm_dry_run(monkeypatch, *overrides)
+    script = capsys.readouterr().out
     assert script.startswith("#!/bin/bash")
     for line in (
         "#SBATCH --nodes=2",
@@ -114,9 +124,14 @@ def test_slurm_dry_run_prints_a_batch_script_sized_from_the_trainer(tmp_path: Pa
     assert not (tmp_path / "logs").exists()
 
 
-def test_slurm_dry_run_needs_a_gpu_count(tmp_path: Path) -> None:
-    result = run(["ganlab-slurm-dry-run", "trainer=ddp"], tmp_path)
-    assert_one_line_error(result, "hydra.launcher.tasks_per_node=-1", "trainer.devices=4")
+def test_slurm_dry_run_needs_a_gpu_count(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    assert_one_line_exit(
+        capsys,
+        lambda argv: slurm_dry_run(monkeypatch, *argv),
+        ["trainer=ddp"],
+        "hydra.launcher.tasks_per_node=-1",
+        "trainer.devices=4",
+    )
 
 
 def test_torchrun_processes_share_one_run_folder(tmp_path: Path, tiny_data_dir: Path) -> None:
