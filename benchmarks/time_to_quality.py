@@ -38,7 +38,7 @@ from train_throughput import compose_experiment  # sibling script
 from ganlab.callbacks.generation_quality import samples
 from ganlab.data.mnist_datamodule import load_split
 from ganlab.errors import one_line_errors
-from ganlab.metrics import GenerationQuality
+from ganlab.metrics import QualityMetrics
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
 from ganlab.utils.trainer import batches_done, build_trainer
@@ -54,7 +54,7 @@ class QualityClock(L.Callback):
         per_class: int,
         thresholds: list[float],
         budget_s: float,
-        quality: GenerationQuality | None = None,
+        quality: QualityMetrics | None = None,
         quality_at: list[float] = (),
         quality_per_class: int = 500,
     ) -> None:
@@ -132,7 +132,7 @@ def main() -> None:
     classifier, _ = load_or_train_classifier(args.data_dir)
     quality = None
     if args.quality_at:
-        quality = GenerationQuality(classifier, cfg.model.n_classes)
+        quality = QualityMetrics(classifier, cfg.model.n_classes)
         quality.update(*load_split(args.data_dir, "test", cfg.datamodule.img_size), real=True)
     datamodule = hydra.utils.instantiate(cfg.datamodule)
     model = hydra.utils.instantiate(cfg.model, _convert_="all")

@@ -16,7 +16,14 @@ from ganlab.losses import (
     gradient_penalty,
     r1_penalty,
 )
-from ganlab.networks import Discriminator, Generator, build_network, network_spec
+from ganlab.networks import (
+    Discriminator,
+    Generator,
+    MLPDiscriminator,
+    MLPGenerator,
+    build_network,
+    network_spec,
+)
 from ganlab.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
@@ -43,7 +50,7 @@ def test_generator_depends_on_the_label() -> None:
 def test_spec_rebuilds_an_identical_network() -> None:
     gen = Generator(n_classes=7, latent_dim=12, img_size=28, hidden_dims=(32, 64))
     spec = network_spec(gen)
-    assert spec["_target_"] == "ganlab.networks.mlp.Generator"
+    assert spec["_target_"] == "ganlab.networks.mlp.MLPGenerator"
     clone = build_network(spec)
     clone.load_state_dict(gen.state_dict())
     noise, labels = torch.randn(3, 12), torch.tensor([0, 1, 6])
@@ -309,3 +316,14 @@ def test_r1_penalty_values_and_gradients_reach_the_discriminator() -> None:
         grads = [p.grad for p in disc.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads)
         assert any(g.abs().sum() > 0 for g in grads)
+
+
+def test_the_assignments_network_names_still_build_and_load() -> None:
+    """``Generator``/``Discriminator`` are the MLP pair's names in the assignment and in older
+    checkpoints' specs; they still resolve to the same classes."""
+    assert Generator is MLPGenerator and Discriminator is MLPDiscriminator
+    old_spec = {
+        **network_spec(MLPGenerator(latent_dim=8, img_size=28)),
+        "_target_": "ganlab.networks.mlp.Generator",
+    }
+    assert isinstance(build_network(old_spec), MLPGenerator)

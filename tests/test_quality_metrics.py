@@ -15,7 +15,7 @@ import torch
 from ganlab.data.mnist_datamodule import load_split
 from ganlab.evaluate import main as evaluate_main
 from ganlab.evaluate import training_images_like
-from ganlab.metrics import KEYS, GenerationQuality
+from ganlab.metrics import KEYS, QualityMetrics
 from ganlab.metrics.frechet_distance import FrechetDistance, IntraClassFrechetDistance
 from ganlab.metrics.inception_score import InceptionScore
 from ganlab.metrics.mnist_classifier import (
@@ -206,7 +206,7 @@ def test_features_and_logits_match_the_classifier() -> None:
 def test_labels_outside_the_classes_are_rejected() -> None:
     from ganlab.errors import ConfigError
 
-    quality = GenerationQuality(MNISTClassifier())
+    quality = QualityMetrics(MNISTClassifier())
     with pytest.raises(ConfigError, match=r"labels must lie in 0..9.*got 0..12"):
         quality.update(torch.zeros(2, 1, 28, 28), torch.tensor([0, 12]), real=False)
 
@@ -225,10 +225,10 @@ def quality_in_process(rank: int, world: int, folder: str) -> None:
 
 
 def synthetic_quality(rank: int = 0, world: int = 1) -> dict:
-    """GenerationQuality of seeded random images with a seeded untrained evaluator; process
+    """QualityMetrics of seeded random images with a seeded untrained evaluator; process
     ``rank`` of ``world`` takes every world-th image, as the callback does."""
     torch.manual_seed(0)
-    quality = GenerationQuality(MNISTClassifier())
+    quality = QualityMetrics(MNISTClassifier())
     generator = torch.Generator().manual_seed(1)
     for real, n in ((True, 90), (False, 60)):
         images = torch.rand(n, 1, 28, 28, generator=generator) * 2 - 1
@@ -253,7 +253,7 @@ def test_two_processes_give_the_numbers_of_one(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_quality() -> GenerationQuality:
+def real_quality() -> QualityMetrics:
     """The real evaluator holding 2,000 test digits (seeded choice) as the real side."""
     if not real_mnist_available():
         pytest.skip(f"real MNIST not in {REAL_DATA_DIR}; run `make data`")
@@ -263,12 +263,12 @@ def real_quality() -> GenerationQuality:
     # halves at 32 px, against 2.4 between training and test digits), so its first 2,000
     # would not represent it.
     chosen = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:2000]
-    quality = GenerationQuality(classifier)
+    quality = QualityMetrics(classifier)
     quality.update(images[chosen], labels[chosen], real=True)
     return quality
 
 
-def measure(quality: GenerationQuality, images: torch.Tensor, labels: torch.Tensor) -> dict:
+def measure(quality: QualityMetrics, images: torch.Tensor, labels: torch.Tensor) -> dict:
     quality.reset()
     quality.update(images, labels, real=False)
     return quality.compute()
@@ -316,7 +316,7 @@ def test_a_collapsed_generator_is_accurate_but_not_diverse(real_quality) -> None
 def two_epoch_run(tmp_path_factory, tiny_data_dir: Path):
     """Four tiny epochs, the full set every second epoch, CSV logs; the passes over real
     images are counted."""
-    from ganlab.callbacks import GenerationQuality as Callback
+    from ganlab.callbacks import GenerationQualityCallback as Callback
     from tests.conftest import compose_train_config, tiny_overrides
 
     counted: list[int] = []

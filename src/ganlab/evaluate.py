@@ -33,7 +33,7 @@ from ganlab.deploy.backends import load_backend
 from ganlab.errors import ConfigError, DataFileError, OneLineArgumentParser, one_line_errors
 from ganlab.generate import MAX_IMAGES, parse_labels, sample
 from ganlab.images import check_seed
-from ganlab.metrics import GenerationQuality
+from ganlab.metrics import QualityMetrics
 from ganlab.metrics.mnist_classifier import load_or_train_classifier
 from ganlab.sampling import class_grid_labels
 from ganlab.utils.atomic import check_writable_target, write_outputs
@@ -181,7 +181,7 @@ def _number(value: float, digits: int = 4) -> float | None:
     return None if math.isnan(value) else round(value, digits)
 
 
-def summarise(quality: GenerationQuality) -> dict[str, Any]:
+def summarise(quality: QualityMetrics) -> dict[str, Any]:
     """The report's entries for the generated side currently held by ``quality``."""
     values = quality.compute()
     per_class = quality.per_class()
@@ -237,7 +237,7 @@ def evaluate(
             )
     classifier, info = load_or_train_classifier(data_dir)
     real_images, real_labels = load_split(data_dir, "test", img_size)
-    quality = GenerationQuality(classifier, n_classes)
+    quality = QualityMetrics(classifier, n_classes)
     quality.update(real_images, real_labels, real=True)
     report: dict[str, Any] = {"source": None if source is None else str(source), "seed": seed}
     if source is not None:

@@ -23,8 +23,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ganlab.data.mnist_datamodule import batch_loader
 from ganlab.errors import ConfigError
-from ganlab.metrics import KEYS
-from ganlab.metrics import GenerationQuality as QualityMetric
+from ganlab.metrics import KEYS, QualityMetrics
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
 from ganlab.metrics.mnist_classifier import MNISTClassifier, load_or_train_classifier
 from ganlab.sampling import ConditionalGAN, choose_per_class, class_grid_labels, generate
@@ -105,7 +104,7 @@ def real_stand_ins(
     return images, chosen_labels
 
 
-class GenerationQuality(L.Callback):
+class GenerationQualityCallback(L.Callback):
     def __init__(
         self,
         data_dir: str,
@@ -134,7 +133,7 @@ class GenerationQuality(L.Callback):
         self.verify = verify
         self.floor = floor
         self.classifier: MNISTClassifier | None = None
-        self.val_quality: QualityMetric | None = None
+        self.val_quality: QualityMetrics | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.classifier is None:
@@ -146,14 +145,14 @@ class GenerationQuality(L.Callback):
     @property
     def evaluator(self) -> MNISTClassifier:
         """The classifier that ``setup`` loaded (Lightning runs it before any other hook)."""
-        assert self.classifier is not None, "GenerationQuality.setup() has not run"
+        assert self.classifier is not None, "GenerationQualityCallback.setup() has not run"
         return self.classifier
 
     def reference(
         self, trainer: L.Trainer, pl_module: L.LightningModule, dataset: InMemorySplit
-    ) -> QualityMetric:
+    ) -> QualityMetrics:
         """A quality metric holding this process's share of the real images of ``dataset``."""
-        quality = QualityMetric(self.evaluator, conditional_gan(pl_module).n_classes, k=self.k)
+        quality = QualityMetrics(self.evaluator, conditional_gan(pl_module).n_classes, k=self.k)
         quality.to(pl_module.device)
         share = Subset(dataset, range(trainer.global_rank, len(dataset), trainer.world_size))
         # A loader of its own generator: even unshuffled, a DataLoader draws its base seed from
@@ -165,7 +164,7 @@ class GenerationQuality(L.Callback):
 
     def measure(
         self,
-        quality: QualityMetric,
+        quality: QualityMetrics,
         trainer: L.Trainer,
         pl_module: L.LightningModule,
         per_class: int,

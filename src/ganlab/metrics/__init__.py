@@ -1,5 +1,5 @@
 """Ways to measure generated images; the evaluator classifier is trained by the project itself."""
 
-from ganlab.metrics.generation_quality import KEYS, GenerationQuality
+from ganlab.metrics.generation_quality import KEYS, QualityMetrics
 
-__all__ = ["KEYS", "GenerationQuality"]
+__all__ = ["KEYS", "QualityMetrics"]

@@ -1,7 +1,7 @@
 """Conditional accuracy: the share of generated images the evaluator assigns to the requested class.
 
 On its own it cannot tell a good generator from one that draws the same perfect digit every
-time; read it next to the diversity metrics of :class:`~ganlab.metrics.GenerationQuality`.
+time; read it next to the diversity metrics of :class:`~ganlab.metrics.QualityMetrics`.
 """
 
 from __future__ import annotations

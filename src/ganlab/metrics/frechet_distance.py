@@ -10,7 +10,7 @@ hide behind an overall distribution that looks right.
 
 torchmetrics' ``FrechetInceptionDistance`` does the maths (float64 sums, eigenvalues of the
 covariance product). It is handed an identity "extractor" because
-:class:`~ganlab.metrics.GenerationQuality` computes the features once per batch and shares
+:class:`~ganlab.metrics.QualityMetrics` computes the features once per batch and shares
 them with the other metrics. Measured with the real evaluator on the MNIST test digits (whose
 features have 27 dead ReLU units, so the covariances are singular): a set's distance to itself
 is -4e-10 for all 10,000 images and within 2e-7 of 0 per class at 100 images per class (fewer

@@ -21,7 +21,7 @@ from ganlab.metrics.precision_recall import PrecisionRecall
 KEYS = ("cond_acc", "fid", "intra_fid", "inception_score", "precision", "recall")
 
 
-class GenerationQuality(Metric):
+class QualityMetrics(Metric):
     """``update(images, labels, real)`` with images in [-1, 1] (any size) and int64 labels;
     ``compute()`` gives a flat dict of floats: :data:`KEYS` plus ``n_real`` and ``n_fake``."""
 
