@@ -43,7 +43,7 @@ def test_weights_round_trip_without_lightning_or_hydra(tmp_path: Path, checkpoin
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.strip() == "Generator 10 []"
+    assert result.stdout.strip() == "MLPGenerator 10 []"
     original, _ = load_generator(checkpoint)
     loaded, _ = load_weights(tmp_path / "exported")
     noise, labels = torch.randn(6, 100), torch.arange(6)
