@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,32 @@ def assert_same_tensors(mine, theirs, where: str = "") -> None:
         assert mine == theirs, where
 
 
+@dataclass
+class FinishedRun:
+    run_dir: Path
+    metrics: dict[str, float]
+
+
+def crash_and_resume(make_cfg, overrides: list[str]) -> tuple[FinishedRun, FinishedRun]:
+    """The run of ``overrides`` straight through, and the same run killed before batch 3 of its
+    second epoch (after last.ckpt of the first was written) and resumed from last.ckpt."""
+    straight_cfg = make_cfg(*overrides, name="straight")
+    straight = FinishedRun(Path(straight_cfg.paths.output_dir), train(straight_cfg))
+    crashed_cfg = make_cfg(
+        *overrides,
+        "+callbacks.crash._target_=tests.helpers.CrashAt",
+        "+callbacks.crash.epoch=1",
+        "+callbacks.crash.batch=3",
+        name="crashed",
+    )
+    with pytest.raises(SimulatedCrashError):
+        train(crashed_cfg)
+    last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    assert load_checkpoint(last)["epoch"] == 0
+    resumed_cfg = make_cfg(*overrides, f"ckpt_path={last}", name="resumed")
+    return straight, FinishedRun(Path(resumed_cfg.paths.output_dir), train(resumed_cfg))
+
+
 @pytest.mark.parametrize(
     "recipe",
     [
@@ -134,30 +161,12 @@ def test_a_run_killed_in_epoch_two_and_resumed_ends_where_the_uninterrupted_run_
     """Weights, EMA weights, optimiser moments, loop counters and every logged metric of the
     resumed run equal the uninterrupted run's, bit for bit: the random-number states, the
     optimisers and the EMA counter all came back from last.ckpt."""
-    common = [*recipe, "trainer.max_epochs=2"]
-    straight_cfg = make_cfg(*common, name="straight")
-    straight = train(straight_cfg)
-
-    crashed_cfg = make_cfg(
-        *common,
-        "+callbacks.crash._target_=tests.helpers.CrashAt",
-        "+callbacks.crash.epoch=1",
-        "+callbacks.crash.batch=3",
-        name="crashed",
-    )
-    with pytest.raises(SimulatedCrashError):
-        train(crashed_cfg)
-    last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    assert load_checkpoint(last)["epoch"] == 0
-    resumed_cfg = make_cfg(*common, f"ckpt_path={last}", name="resumed")
-    resumed = train(resumed_cfg)
+    straight_run, resumed_run = crash_and_resume(make_cfg, [*recipe, "trainer.max_epochs=2"])
+    straight, resumed = straight_run.metrics, resumed_run.metrics
 
     assert "val/fid" in straight and "test/cond_acc" in straight
     assert resumed == straight
-    mine, theirs = (
-        final_state(Path(resumed_cfg.paths.output_dir)),
-        final_state(Path(straight_cfg.paths.output_dir)),
-    )
+    mine, theirs = final_state(resumed_run.run_dir), final_state(straight_run.run_dir)
     for key in ("state_dict", "optimizer_states", "ganlab", "global_step", "epoch"):
         assert_same_tensors(mine[key], theirs[key], key)
     assert len(mine["optimizer_states"][0]["state"]) > 0  # Adam's moments were compared
@@ -166,19 +175,10 @@ def test_a_run_killed_in_epoch_two_and_resumed_ends_where_the_uninterrupted_run_
 def test_resume_without_the_random_states_would_not_repeat_the_run(make_cfg) -> None:
     """The control for the test above: with the random-state callback removed, the same
     crash and resume give other numbers, so that test's equality is the callback's doing."""
-    common = ["trainer.max_epochs=2", "~callbacks.random_state"]
-    straight = train(make_cfg(*common, name="straight"))
-    crashed_cfg = make_cfg(
-        *common,
-        "+callbacks.crash._target_=tests.helpers.CrashAt",
-        "+callbacks.crash.epoch=1",
-        "+callbacks.crash.batch=3",
-        name="crashed",
+    straight_run, resumed_run = crash_and_resume(
+        make_cfg, ["trainer.max_epochs=2", "~callbacks.random_state"]
     )
-    with pytest.raises(SimulatedCrashError):
-        train(crashed_cfg)
-    last = Path(crashed_cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
-    resumed = train(make_cfg(*common, f"ckpt_path={last}", name="resumed"))
+    straight, resumed = straight_run.metrics, resumed_run.metrics
     assert resumed["train/g_loss_epoch"] != straight["train/g_loss_epoch"]
 
 
