@@ -476,3 +476,20 @@ def test_measuring_quality_does_not_change_the_training_run(tmp_path: Path) -> N
     for other in weights[1:]:
         assert other.keys() == weights[0].keys()
         assert all(torch.equal(weights[0][k], other[k]) for k in weights[0])
+
+
+def test_intra_class_distance_needs_two_images_on_each_side_and_no_more() -> None:
+    """A Fréchet distance needs a covariance, so two images per side; the boundary is exact:
+    two real and two generated give a number, one generated or one real gives NaN."""
+    features = cloud(8, dim=4, seed=5)
+    metric = IntraClassFrechetDistance(n_classes=3, num_features=4)
+    metric.update(features[:6], torch.tensor([0, 0, 1, 1, 2, 2]), real=True)
+    metric.update(features[:5] + 0.1, torch.tensor([0, 0, 1, 2, 2]), real=False)
+    _, per_class = metric.compute()
+    assert not math.isnan(per_class[0]) and not math.isnan(per_class[2])
+    assert math.isnan(per_class[1])  # one generated image of class 1
+    metric = IntraClassFrechetDistance(n_classes=2, num_features=4)
+    metric.update(features[:3], torch.tensor([0, 0, 1]), real=True)
+    metric.update(features[:4], torch.tensor([0, 0, 1, 1]), real=False)
+    _, per_class = metric.compute()
+    assert not math.isnan(per_class[0]) and math.isnan(per_class[1])  # one real image of class 1
