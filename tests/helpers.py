@@ -47,11 +47,17 @@ def fit_batches(cfg, batches: int, model=None):
     """``Trainer.fit`` of ``cfg``'s model (or ``model``) for ``batches`` training batches, with
     no validation, logging or checkpoints: for tests that inspect the networks afterwards."""
     import hydra
-    import lightning as L
 
     model = model or hydra.utils.instantiate(cfg.model, _convert_="all")
-    datamodule = hydra.utils.instantiate(cfg.datamodule)
-    trainer = L.Trainer(
+    trainer = bare_trainer(model, batches)
+    trainer.fit(model, datamodule=hydra.utils.instantiate(cfg.datamodule))
+    return trainer, model
+
+
+def bare_trainer(model, batches: int) -> L.Trainer:
+    """A CPU Trainer for ``batches`` training batches of ``model`` and nothing else: no
+    validation, logging, checkpoints, progress bar or summary."""
+    return L.Trainer(
         max_steps=model.optimizer_steps(batches),
         logger=False,
         enable_checkpointing=False,
@@ -60,8 +66,6 @@ def fit_batches(cfg, batches: int, model=None):
         limit_val_batches=0,
         accelerator="cpu",
     )
-    trainer.fit(model, datamodule=datamodule)
-    return trainer, model
 
 
 def script(name: str) -> str:

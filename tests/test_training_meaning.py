@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -20,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ganlab.losses import HingeLoss, LeastSquaresLoss, NonSaturatingLoss, WassersteinGPLoss
 from ganlab.models import MNISTGANModel
+from tests.helpers import bare_trainer
 
 N_CLASSES = 3
 SIZE = 4
@@ -82,16 +82,7 @@ def one_step(
     model._fake_batch = fakes_of_class_one  # type: ignore[method-assign]
     real = torch.ones(BATCH, 1, SIZE, SIZE)
     loader = DataLoader(TensorDataset(real, torch.zeros(BATCH, dtype=torch.long)), batch_size=BATCH)
-    trainer = L.Trainer(
-        max_steps=model.optimizer_steps(1),
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        accelerator="cpu",
-    )
-    trainer.fit(model, train_dataloaders=loader)
+    bare_trainer(model, batches=1).fit(model, train_dataloaders=loader)
     return model
 
 

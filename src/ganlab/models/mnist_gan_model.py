@@ -203,25 +203,25 @@ class MNISTGANModel(L.LightningModule):
     ) -> None:
         super().__init__()
         # A component given as plain data comes from saved hyperparameters (load_from_checkpoint).
-        if isinstance(generator, dict):
-            generator = build_component("generator", generator)
-        if isinstance(discriminator, dict):
-            discriminator = build_component("discriminator", discriminator)
-        if isinstance(loss, dict):
-            loss = build_component("loss", loss)
-        if isinstance(optimizer_g, dict):
-            optimizer_g = build_component("optimizer_g", optimizer_g)
-        if isinstance(optimizer_d, dict):
-            optimizer_d = build_component("optimizer_d", optimizer_d)
-        if isinstance(augment, dict):
-            augment = build_component("augment", augment)
+        given = {
+            "generator": generator,
+            "discriminator": discriminator,
+            "loss": loss,
+            "optimizer_g": optimizer_g,
+            "optimizer_d": optimizer_d,
+            "augment": augment,
+        }
+        components: dict[str, Any] = {
+            name: build_component(name, value) if isinstance(value, dict) else value
+            for name, value in given.items()
+        }
         # What the descriptions were rebuilt into (for the type checker; nothing is converted).
-        generator, discriminator = cast(nn.Module, generator), cast(nn.Module, discriminator)
-        loss, augment = cast(GANLoss, loss), cast(nn.Module | None, augment)
-        optimizer_g, optimizer_d = (
-            cast(OptimizerFactory, optimizer_g),
-            cast(OptimizerFactory, optimizer_d),
-        )
+        generator = cast(nn.Module, components["generator"])
+        discriminator = cast(nn.Module, components["discriminator"])
+        loss = cast(GANLoss, components["loss"])
+        augment = cast(nn.Module | None, components["augment"])
+        optimizer_g = cast(OptimizerFactory, components["optimizer_g"])
+        optimizer_d = cast(OptimizerFactory, components["optimizer_d"])
         if n_classes < 2:
             raise ConfigError(f"model.n_classes={n_classes} must be at least 2")
         if latent_dim < 1:
@@ -253,14 +253,6 @@ class MNISTGANModel(L.LightningModule):
         # load_from_checkpoint rebuilds the model from. The training entry point logs the whole
         # config itself, so Lightning does not log these again (logger=False).
         self.save_hyperparameters(ignore=list(COMPONENTS), logger=False)
-        components = {
-            "generator": generator,
-            "discriminator": discriminator,
-            "loss": loss,
-            "optimizer_g": optimizer_g,
-            "optimizer_d": optimizer_d,
-            "augment": augment,
-        }
         for name, component in components.items():
             spec = component_spec(name, component)
             if spec is not None:
