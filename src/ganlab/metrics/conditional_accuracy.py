@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchmetrics import Metric
 
-from ganlab.metrics.mnist_classifier import predict
+from ganlab.metrics.classifier import predict
 
 
 class ConditionalAccuracy(Metric):

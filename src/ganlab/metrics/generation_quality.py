@@ -1,7 +1,9 @@
 """Every quality number of generated images against real ones, from one evaluator pass per batch.
 
-The evaluator's features feed the Fréchet distances and precision/recall, its logits feed
-conditional accuracy and the Inception-style score; nothing is computed twice. The real side
+The evaluator's features feed the Fréchet distances, the kernel distance (KID) and
+precision/recall, its logits feed conditional accuracy and the Inception-style score; nothing
+is computed twice. Any :class:`~ganlab.metrics.classifier.ImageClassifier` will do (the data
+set's own, see :mod:`ganlab.metrics.evaluators`). The real side
 survives ``reset()``: a training run measures its validation images once and compares each
 epoch's samples with them.
 """
@@ -12,18 +14,21 @@ import torch
 from torchmetrics import Metric
 
 from ganlab.errors import ConfigError
+from ganlab.metrics.classifier import ImageClassifier, features_and_logits
 from ganlab.metrics.conditional_accuracy import ConditionalAccuracy
 from ganlab.metrics.frechet_distance import FrechetDistance, IntraClassFrechetDistance
 from ganlab.metrics.inception_score import InceptionScore
-from ganlab.metrics.mnist_classifier import MNISTClassifier, features_and_logits
+from ganlab.metrics.kernel_inception_distance import KernelInceptionDistance
 from ganlab.metrics.precision_recall import PrecisionRecall
 
-KEYS = ("cond_acc", "fid", "intra_fid", "inception_score", "precision", "recall")
+KEYS = ("cond_acc", "fid", "intra_fid", "kid", "inception_score", "precision", "recall")
 
 
 class QualityMetrics(Metric):
     """``update(images, labels, real)`` with images in [-1, 1] (any size) and int64 labels;
-    ``compute()`` gives a flat dict of floats: :data:`KEYS` plus ``n_real`` and ``n_fake``."""
+    ``compute()`` gives a flat dict of floats: :data:`KEYS`, ``kid_std`` (KID's spread over its
+    subsets) and the counts ``n_real`` and ``n_fake``. ``n_classes`` defaults to the
+    classifier's and must equal it."""
 
     is_differentiable = False
     full_state_update = False
@@ -33,13 +38,21 @@ class QualityMetrics(Metric):
 
     def __init__(
         self,
-        classifier: MNISTClassifier,
-        n_classes: int = 10,
+        classifier: ImageClassifier,
+        n_classes: int | None = None,
         k: int = 3,
         batch_size: int = 256,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        known = classifier.head.out_features
+        if n_classes is None:
+            n_classes = known
+        elif n_classes != known:
+            raise ConfigError(
+                f"the evaluator knows {known} classes but the images come in {n_classes}; "
+                "use the evaluator of the data set the generator was trained on"
+            )
         self.classifier = classifier.eval()
         self.n_classes = n_classes
         self.k = k
@@ -48,6 +61,7 @@ class QualityMetrics(Metric):
         self.cond_acc = ConditionalAccuracy(n_classes)
         self.fid = FrechetDistance(num_features)
         self.intra_fid = IntraClassFrechetDistance(n_classes, num_features)
+        self.kid = KernelInceptionDistance()
         self.inception_score = InceptionScore(n_classes)
         self.precision_recall = PrecisionRecall(k)
         self.add_state("n_real", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
@@ -65,6 +79,7 @@ class QualityMetrics(Metric):
         labels = labels.to(features.device)
         self.fid.update(features, real=real)
         self.intra_fid.update(features, labels, real=real)
+        self.kid.update(features, real=real)
         self.precision_recall.update(features, real=real)
         if real:
             self.n_real += len(labels)
@@ -81,16 +96,19 @@ class QualityMetrics(Metric):
                 f"(k={self.k} neighbours); got {int(self.n_real)} and {int(self.n_fake)}"
             )
         precision, recall = self.precision_recall.compute()
+        kid, kid_std = self.kid.compute()
         values = {
             "cond_acc": self.cond_acc.compute()[0],
             "fid": self.fid.compute(),
             "intra_fid": self.intra_fid.compute()[0],
+            "kid": kid,
             "inception_score": self.inception_score.compute(),
             "precision": precision,
             "recall": recall,
         }
         result = {key: float(value) for key, value in values.items()}
-        return {**result, "n_real": int(self.n_real), "n_fake": int(self.n_fake)}
+        counts = {"n_real": int(self.n_real), "n_fake": int(self.n_fake)}
+        return {**result, "kid_std": float(kid_std), **counts}
 
     def per_class(self) -> dict[str, list[float]]:
         """Conditional accuracy and Fréchet distance of each class (NaN where undefined)."""
@@ -108,6 +126,7 @@ class QualityMetrics(Metric):
             self.cond_acc,
             self.fid,
             self.intra_fid,
+            self.kid,
             self.inception_score,
             self.precision_recall,
         ):
