@@ -103,14 +103,14 @@ def test_evaluator_is_trained_once_and_cached(tmp_path: Path) -> None:
 def test_npz_samples_are_checked(tmp_path: Path) -> None:
     good = tmp_path / "good.npz"
     np.savez(good, images=np.full((3, 28, 28), 255, np.uint8), labels=np.array([1, 2, 3]))
-    images, labels = load_npz_samples(good)
+    images, labels = load_npz_samples(good, 10)
     assert images.shape == (3, 1, 28, 28) and images.max() == 1.0 and labels.dtype == torch.int64
     bad = tmp_path / "bad.npz"
     np.savez(bad, images=np.zeros((3, 28, 28), np.float32), labels=np.array([1, 2, 3]))
     with pytest.raises(DataFileError, match="expected uint8 images"):
-        load_npz_samples(bad)
+        load_npz_samples(bad, 10)
     with pytest.raises(DataFileError, match="does not exist"):
-        load_npz_samples(tmp_path / "missing.npz")
+        load_npz_samples(tmp_path / "missing.npz", 10)
 
 
 @pytest.mark.mnist

@@ -12,12 +12,18 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.data.mnist_datamodule import load_split
+from ganlab.data.mnist_datamodule import MNISTDataModule, load_split
+from ganlab.errors import ConfigError
 from ganlab.evaluate import main as evaluate_main
 from ganlab.evaluate import training_images_like
 from ganlab.metrics import KEYS, QualityMetrics
+from ganlab.metrics.classifier import ImageClassifier
 from ganlab.metrics.frechet_distance import FrechetDistance, IntraClassFrechetDistance
 from ganlab.metrics.inception_score import InceptionScore
+from ganlab.metrics.kernel_inception_distance import (
+    KernelInceptionDistance,
+    kernel_inception_distance,
+)
 from ganlab.metrics.mnist_classifier import (
     MNISTClassifier,
     features_and_logits,
@@ -191,6 +197,94 @@ def test_inception_score_equals_torchmetrics_on_one_split_without_touching_the_r
     assert value == pytest.approx(float(reference.compute()[0]), rel=1e-5)
 
 
+# --- kernel inception distance ---------------------------------------------------------------
+
+
+def reference_kid(real: np.ndarray, fake: np.ndarray) -> float:
+    """The unbiased MMD² with k(x, y) = (x·y / d + 1)^3, written out with loops over pairs."""
+    d = real.shape[1]
+
+    def k(x: np.ndarray, y: np.ndarray) -> float:
+        return float((x @ y / d + 1) ** 3)
+
+    m, n = len(real), len(fake)
+    within_real = sum(k(real[i], real[j]) for i in range(m) for j in range(m) if i != j)
+    within_fake = sum(k(fake[i], fake[j]) for i in range(n) for j in range(n) if i != j)
+    cross = sum(k(x, y) for x in real for y in fake)
+    return within_real / (m * (m - 1)) + within_fake / (n * (n - 1)) - 2 * cross / (m * n)
+
+
+def test_kid_of_three_and_three_points_by_hand() -> None:
+    """d = 1, k(x, y) = (xy + 1)^3. Real {0, 1, 2}: distinct pairs 1, 1, 27, twice over 6 ->
+    58/6; generated {1, 2, 3}: 27, 64, 343 -> 868/6; cross sum 597 over 9, twice. KID =
+    58/6 + 868/6 - 1194/9 = 65/3. Without the cross term it would be 463/3; with the
+    diagonals kept (the biased estimate) 111."""
+    real, fake = torch.tensor([[0.0], [1.0], [2.0]]), torch.tensor([[1.0], [2.0], [3.0]])
+    mean, spread = kernel_inception_distance(real, fake)
+    assert float(mean) == pytest.approx(65 / 3, rel=1e-12) and float(spread) == 0.0
+    assert float(kernel_inception_distance(fake, real)[0]) == pytest.approx(65 / 3, rel=1e-12)
+
+
+def test_kid_matches_the_estimator_written_out_and_is_symmetric() -> None:
+    real, fake = cloud(40, dim=6, seed=7).relu(), cloud(30, dim=6, centre=0.3, seed=8).relu()
+    expected = reference_kid(real.double().numpy(), fake.double().numpy())
+    assert expected > 0.01
+    assert float(kernel_inception_distance(real, fake)[0]) == pytest.approx(expected, rel=1e-5)
+    assert float(kernel_inception_distance(fake, real)[0]) == pytest.approx(expected, rel=1e-5)
+
+
+def kid_metric(real: torch.Tensor, fake: torch.Tensor, **kwargs) -> tuple[float, float]:
+    metric = KernelInceptionDistance(**kwargs)
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    mean, spread = metric.compute()
+    return float(mean), float(spread)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift() -> None:
+    """Subsets of 100 of 600 and 500 points: the unbiased estimate of two draws of one
+    distribution lies within its spread of 0, far below a shifted cloud's."""
+    real = cloud(600, dim=16, seed=1)
+    same = cloud(500, dim=16, seed=2)
+    mean_same, spread_same = kid_metric(real, same, subsets=50, max_subset_size=100)
+    mean_shift, spread_shift = kid_metric(real, same + 1.0, subsets=50, max_subset_size=100)
+    assert spread_same > 0 and abs(mean_same) < 2 * spread_same
+    assert mean_shift > 5 * spread_shift and mean_shift > 100 * abs(mean_same)
+    # The subsets average to about the value of the whole sets.
+    whole = float(kernel_inception_distance(real, same + 1.0, max_subset_size=1000)[0])
+    assert mean_shift == pytest.approx(whole, rel=0.05)
+
+
+def test_kid_is_seeded_leaves_the_rng_and_ignores_batch_order() -> None:
+    real, fake = cloud(300, seed=3).relu(), cloud(200, centre=0.2, seed=4).relu()
+    state = torch.get_rng_state()
+    first = kid_metric(real, fake, subsets=20, max_subset_size=50)
+    assert torch.equal(state, torch.get_rng_state())
+    assert kid_metric(real, fake, subsets=20, max_subset_size=50) == first
+    assert kid_metric(real, fake, subsets=20, max_subset_size=50, seed=1) != first
+    # The same sets in another order and other batches (as under DDP): the same subsets.
+    metric = KernelInceptionDistance(subsets=20, max_subset_size=50)
+    shuffled = torch.randperm(300, generator=torch.Generator().manual_seed(9))
+    for chunk in real[shuffled].split(70):
+        metric.update(chunk, real=True)
+    metric.update(fake.flip(0), real=False)
+    assert tuple(float(v) for v in metric.compute()) == pytest.approx(first, rel=1e-12)
+    # reset() forgets the generated side only.
+    metric.reset()
+    metric.update(fake, real=False)
+    assert tuple(float(v) for v in metric.compute()) == pytest.approx(first, rel=1e-12)
+
+
+def test_kid_of_small_sets_uses_them_whole() -> None:
+    """Fewer points than a subset: no error, every point used once, no spread."""
+    real, fake = cloud(5, seed=5), cloud(4, centre=1.0, seed=6)
+    mean, spread = kid_metric(real, fake)
+    assert spread == 0.0
+    assert mean == pytest.approx(reference_kid(real.double().numpy(), fake.double().numpy()))
+    with pytest.raises(ValueError, match="at least 2 generated images, got 1"):
+        kid_metric(real, fake[:1])
+
+
 # --- the aggregator ---------------------------------------------------------------------------
 
 
@@ -204,11 +298,33 @@ def test_features_and_logits_match_the_classifier() -> None:
 
 
 def test_labels_outside_the_classes_are_rejected() -> None:
-    from ganlab.errors import ConfigError
-
     quality = QualityMetrics(MNISTClassifier())
     with pytest.raises(ConfigError, match=r"labels must lie in 0..9.*got 0..12"):
         quality.update(torch.zeros(2, 1, 28, 28), torch.tensor([0, 12]), real=False)
+
+
+def test_quality_of_colour_images_includes_kid_from_the_same_features() -> None:
+    """A 3-channel, 9-class evaluator at 32 px judging 48 px images: KID and its spread are
+    those of the evaluator's features of the two sides; the class count is the evaluator's."""
+    torch.manual_seed(0)
+    classifier = ImageClassifier(3, 9, 32).eval()
+    generator = torch.Generator().manual_seed(2)
+    real = torch.rand(40, 3, 48, 48, generator=generator) * 2 - 1
+    fake = (torch.rand(30, 3, 48, 48, generator=generator) * 2 - 1).clamp(-0.5, 1.0)
+    labels = torch.arange(40) % 9
+    quality = QualityMetrics(classifier)
+    quality.update(real, labels, real=True)
+    quality.update(fake, labels[:30], real=False)
+    values = quality.compute()
+    assert set(KEYS) <= values.keys() and "kid" in KEYS
+    expected = kernel_inception_distance(
+        features_and_logits(classifier, real)[0], features_and_logits(classifier, fake)[0]
+    )
+    assert values["kid"] == pytest.approx(float(expected[0]), rel=1e-6)
+    assert values["kid_std"] == float(expected[1]) == 0.0  # 40 and 30 images: used whole
+    assert values["kid"] > 0
+    with pytest.raises(ConfigError, match="knows 9 classes but the images come in 10"):
+        QualityMetrics(classifier, n_classes=10)
 
 
 def quality_in_process(rank: int, world: int, folder: str) -> None:
@@ -268,6 +384,14 @@ def real_quality() -> QualityMetrics:
     return quality
 
 
+def mnist_training_images_like(
+    labels: torch.Tensor, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real MNIST training digits at 28 px, as many per class as ``labels`` asks for."""
+    datamodule = MNISTDataModule(data_dir=str(REAL_DATA_DIR), img_size=28, verify=False)
+    return training_images_like(datamodule, labels, seed=seed)
+
+
 def measure(quality: QualityMetrics, images: torch.Tensor, labels: torch.Tensor) -> dict:
     quality.reset()
     quality.update(images, labels, real=False)
@@ -277,8 +401,8 @@ def measure(quality: QualityMetrics, images: torch.Tensor, labels: torch.Tensor)
 @pytest.mark.mnist
 def test_real_digits_score_near_the_floor_and_noise_far_from_it(real_quality) -> None:
     labels = class_grid_labels(10, 100)
-    floor = measure(real_quality, *training_images_like(REAL_DATA_DIR, labels, 28, seed=0))
-    other = measure(real_quality, *training_images_like(REAL_DATA_DIR, labels, 28, seed=1))
+    floor = measure(real_quality, *mnist_training_images_like(labels, seed=0))
+    other = measure(real_quality, *mnist_training_images_like(labels, seed=1))
     noise = torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     far = measure(real_quality, noise, labels)
     assert floor["n_real"] == 2000 and floor["n_fake"] == 1000
@@ -297,7 +421,7 @@ def test_a_collapsed_generator_is_accurate_but_not_diverse(real_quality) -> None
     """One perfect digit per class, repeated: 100 % conditional accuracy, yet recall near zero
     and intra-class FID far above the floor."""
     labels = class_grid_labels(10, 100)
-    images, train_labels = training_images_like(REAL_DATA_DIR, labels, 28, seed=0)
+    images, train_labels = mnist_training_images_like(labels, seed=0)
     read = predict(real_quality.classifier, images)
     exemplars = torch.stack([images[(train_labels == c) & (read == c)][0] for c in range(10)])
     collapsed = measure(real_quality, exemplars.repeat_interleave(100, dim=0), labels)

@@ -11,7 +11,15 @@ data module's training split, tested on its test split and cached atomically at
 ``<data_dir>/evaluators/<name>_<channels>c_<n_classes>k_<eval_size>px.pt``.
 
 Evaluator size: 28 px for grey data (MNIST and Fashion-MNIST are 28 px natively; larger sizes
-only interpolate), :data:`COLOUR_EVAL_SIZE` for colour, never above the data's own size.
+only interpolate), 32 px for colour, never above the data's own size. For 64 px colour, 32 px
+was measured against 64 px on a synthetic 64 px set of nine coloured-shape classes (3,000
+training images, one CPU thread): the 64 px network (a third conv block) costs 7x per image
+(features 5.2 against 0.75 ms, a training step of 128 images 1.6 against 0.19 s), both reached
+100 % test accuracy, and at 32 px a copy of the test images blurred through 32 px still lies
+48x the floor's FID from them (252 against 5.3), so fine detail is not invisible to it. At 64 px
+every validation of a 64 px GAN (5,000 real and 900 generated images) would take ~30 s of CPU
+instead of ~4 s. ``scripts/pin_evaluator.py --eval-size 64`` pins the larger one if real data
+shows the difference matters.
 """
 
 from __future__ import annotations
