@@ -56,7 +56,7 @@ def main() -> None:
         onnx_path = str(Path(tempfile.mkdtemp()) / "generator.onnx")
         export_onnx(args.checkpoint, onnx_path)
     ort_backend = OnnxRuntimeBackend(onnx_path)
-    compiled = torch.compile(eager.generator, dynamic=True)
+    compiled = torch.compile(eager.model.network, dynamic=True)
 
     def run_compiled(noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

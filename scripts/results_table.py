@@ -4,9 +4,10 @@
         --out docs/results/quality.json --images docs/images/results
 
 For each run: the wall-clock of ``trainer.fit`` and the epoch count from ``summary.json``, then
-``ganlab-evaluate`` on ``checkpoints/last.ckpt`` (1,000 images per class, seed 0, against the
-10,000 test digits at the generator's image size) and a 10 x 10 sample grid. Every row is
-measured the same way, so rows compare one to one; the floor row is real digits scored alike.
+``ganlab-evaluate`` on ``checkpoints/last.ckpt`` (``--per-class`` images per class, 1,000 by
+default, seed 0, against the test split of the data set the generator was trained on, at its
+image size) and a sample grid of 10 images per class. Every row is measured the same way, so
+rows compare one to one; a floor row per data set and size is real images scored alike.
 """
 
 from __future__ import annotations
@@ -26,19 +27,29 @@ from ganlab.generate import generate_images
 from ganlab.images import encode_png, to_uint8
 from ganlab.utils.atomic import atomic_path
 
-COLUMNS = ("conditional_accuracy", "fid", "intra_fid", "inception_score", "precision", "recall")
+COLUMNS = (
+    "conditional_accuracy",
+    "fid",
+    "kid",
+    "intra_fid",
+    "inception_score",
+    "precision",
+    "recall",
+)
 
 
-def measure_run(name: str, run_dir: Path, images_dir: Path, data_dir: str) -> dict:
+def measure_run(name: str, run_dir: Path, images_dir: Path, data_dir: str, per_class: int) -> dict:
     summary = json.loads((run_dir / "summary.json").read_text())
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    report = evaluate(checkpoint, data_dir=data_dir, per_class=1000, seed=0)
-    pixels, _, _ = generate_images(checkpoint, ["0-9"], 10, 0)
+    report = evaluate(checkpoint, data_dir=data_dir, per_class=per_class, seed=0)
+    pixels, _, _ = generate_images(checkpoint, None, 10, 0)
     grid = images_dir / f"{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}.png"
     with atomic_path(grid) as tmp:
         tmp.write_bytes(encode_png(to_uint8(pixels), 10))
     return {
         "name": name,
+        "dataset": report["dataset"],
+        "evaluator": report["evaluator"],
         "run_dir": str(run_dir),
         "epochs": summary["epochs"],
         "fit_seconds": summary["fit_seconds"],
@@ -50,14 +61,17 @@ def measure_run(name: str, run_dir: Path, images_dir: Path, data_dir: str) -> di
 
 
 def markdown(rows: list[dict]) -> str:
-    head = "| experiment | epochs | fit | cond. acc. | FID | intra-FID | IS | precision | recall |"
-    lines = [head, "|" + "---|" * 9]
+    head = (
+        "| experiment | data set | epochs | fit | cond. acc. | FID | KID x 1000 | intra-FID "
+        "| IS | precision | recall |"
+    )
+    lines = [head, "|" + "---|" * 11]
     for row in rows:
         fit = f"{row['fit_seconds']:.0f} s" if row.get("fit_seconds") else "-"
         lines.append(
-            f"| {row['name']} | {row.get('epochs', '-')} | {fit} "
+            f"| {row['name']} | {row['dataset']} | {row.get('epochs', '-')} | {fit} "
             f"| {row['conditional_accuracy'] * 100:.2f} % | {row['fid']:.2f} "
-            f"| {row['intra_fid']:.2f} | {row['inception_score']:.2f} "
+            f"| {row['kid'] * 1000:.2f} | {row['intra_fid']:.2f} | {row['inception_score']:.2f} "
             f"| {row['precision']:.3f} | {row['recall']:.3f} |"
         )
     return "\n".join(lines)
@@ -70,6 +84,7 @@ def main() -> None:
     parser.add_argument("--out", default="docs/results/quality.json")
     parser.add_argument("--images", default="docs/images/results")
     parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--per-class", type=int, default=1000, help="generated images per class")
     args = parser.parse_args()
     torch.set_num_threads(2)
     rows = []
@@ -77,12 +92,15 @@ def main() -> None:
         name, sep, run_dir = item.partition("=")
         if not sep or not Path(run_dir, "summary.json").is_file():
             raise ConfigError(f"{item!r}: expected NAME=RUN_DIR of a finished run")
-        rows.append(measure_run(name, Path(run_dir), Path(args.images), args.data_dir))
+        row = measure_run(name, Path(run_dir), Path(args.images), args.data_dir, args.per_class)
+        rows.append(row)
         print(markdown(rows[-1:]).splitlines()[-1], flush=True)
-    sizes = sorted({row["img_size"] for row in rows})
-    for size in sizes:
-        floor = evaluate(None, args.data_dir, per_class=1000, seed=0, floor=True, img_size=size)
-        rows.append({"name": f"floor: real digits, {size} px", **floor["floor"]})
+    for dataset, size in sorted({(row["dataset"], row["img_size"]) for row in rows}):
+        floor = evaluate(
+            None, args.data_dir, args.per_class, 0, floor=True, img_size=size, dataset=dataset
+        )
+        name = f"floor: real {dataset} images, {size} px"
+        rows.append({"name": name, "dataset": dataset, **floor["floor"]})
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
     report = {"machine": machine, "rows": rows}
     with atomic_path(args.out) as tmp:

@@ -112,15 +112,6 @@ def assert_one_line_exit(capsys, main, argv: list, *fragments: str) -> str:
     return lines[0]
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0]
-
-
 def image_fingerprint(image) -> str:
     """A short hash of one image tensor's bytes: identifies a training example across processes."""
     return hashlib.sha1(image.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()[

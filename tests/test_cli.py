@@ -16,7 +16,6 @@ from ganlab.data import mnist_files
 from tests.conftest import compose_train_config, tiny_overrides
 from tests.helpers import (
     REPO_ROOT,
-    assert_one_line_error,
     assert_one_line_exit,
     run,
     tiny_cli_overrides,
@@ -44,17 +43,6 @@ def test_the_assignments_commands_run(tmp_path: Path, tiny_data_dir: Path) -> No
     assert "batch_size: 32" in config and "max_epochs: 1" in config
 
 
-def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir: Path) -> None:
-    pytest.importorskip("torch")
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
-    command = [sys.executable, str(REPO_ROOT / "run.py"), "experiment=train_mnist_gan.yaml"]
-    result = run([*command, "trainer.gpus=1", *tiny_cli_overrides()], tmp_path, tiny_data_dir)
-    assert_one_line_error(result, "trainer.gpus=1", "use trainer.gpus=0")
-
-
 def train_in_process(tmp_path: Path, data_dir: Path):
     """``ganlab-train`` with Hydra's runner replaced by a plain compose (the subprocess tests
     above cover the runner): the overrides' check, then the Hydra task itself, which Hydra's
@@ -70,6 +58,16 @@ def train_in_process(tmp_path: Path, data_dir: Path):
         _hydra_main(compose_train_config(tmp_path, overrides))
 
     return lambda argv: main([*tiny_overrides(data_dir), *argv])
+
+
+def test_gpus_1_without_a_gpu_is_one_line(tmp_path: Path, tiny_data_dir, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    main = train_in_process(tmp_path, tiny_data_dir)
+    argv = ["experiment=train_mnist_gan.yaml", "trainer.gpus=1"]
+    assert_one_line_exit(capsys, main, argv, "trainer.gpus=1", "use trainer.gpus=0")
 
 
 @pytest.mark.parametrize(
@@ -202,9 +200,12 @@ def test_evaluate_rejects_a_missing_source(tmp_path: Path, capsys) -> None:
     assert_one_line_exit(capsys, evaluate.main, [missing], "none.npz does not exist")
 
 
-def test_discriminator_example_runs(tmp_path: Path, trained_checkpoint, tiny_data_dir) -> None:
+def test_discriminator_example_runs(trained_checkpoint, tiny_data_dir, monkeypatch, capsys) -> None:
+    """``python examples/discriminator_scores.py ...``, run in this process as ``__main__``."""
+    import runpy
+
     example = str(REPO_ROOT / "examples" / "discriminator_scores.py")
     args = [str(trained_checkpoint), "--data-dir", str(tiny_data_dir), "--n", "16"]
-    result = run([sys.executable, example, *args], tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "real scored above generated" in result.stdout
+    monkeypatch.setattr(sys, "argv", [example, *args])
+    runpy.run_path(example, run_name="__main__")
+    assert "real scored above generated" in capsys.readouterr().out

@@ -28,10 +28,15 @@ def test_experiment_composes_and_instantiates(make_cfg, experiment: str) -> None
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     datamodule = hydra.utils.instantiate(cfg.datamodule)
     assert datamodule.img_size == cfg.model.img_size == model.generator.img_size
+    # The data set's class count and channels reach both networks by interpolation.
+    for net in (model.generator, model.discriminator):
+        assert (net.n_classes, net.channels) == (datamodule.n_classes, datamodule.channels)
     noise = torch.randn(4, cfg.model.latent_dim)
-    images = model.generator(noise, torch.tensor([0, 3, 5, 9]))
-    assert images.shape == (4, 1, datamodule.img_size, datamodule.img_size)
-    assert model.discriminator(images, torch.tensor([0, 3, 5, 9])).shape == (4,)
+    labels = torch.tensor([0, 3, 5, datamodule.n_classes - 1])
+    images = model.generator(noise, labels)
+    size = datamodule.img_size
+    assert images.shape == (4, datamodule.channels, size, size)
+    assert model.discriminator(images, labels).shape == (4,)
 
 
 def test_one_value_changes_both_networks(make_cfg) -> None:

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 import ganlab
 from ganlab.data import emoji, fashion_mnist, mnist_files
+from ganlab.data.by_name import data_module, dataset_names
 from ganlab.data.celeba import CelebADataModule
 from ganlab.data.cifar10 import CIFAR10DataModule
 from ganlab.data.downloads import sha512_integrity
@@ -28,7 +29,6 @@ from ganlab.data.fashion_mnist import FashionMNISTDataModule
 from ganlab.data.image_datamodule import stratified_holdout, to_channels
 from ganlab.data.image_folder import ImageFolderDataModule
 from ganlab.data.mnist_datamodule import MNISTDataModule
-from ganlab.data.registry import DATASETS, datamodule_class
 from ganlab.errors import ConfigError, DataFileError
 from tests import dataset_files as files
 from tests.helpers import assert_one_line_exit, make_tiny_mnist
@@ -49,11 +49,16 @@ def assert_pixels_match_labels(images: torch.Tensor, labels: torch.Tensor) -> No
 # ---------------------------------------------------------------- the shared contract
 
 
-def test_registry_knows_every_data_set_and_rejects_others() -> None:
-    for name in DATASETS:
-        assert datamodule_class(name).name == name
-    with pytest.raises(ConfigError, match="unknown data set 'svhn'; expected one of mnist"):
-        datamodule_class("svhn")
+def test_every_data_set_is_found_by_its_name_and_others_are_refused(tmp_path: Path) -> None:
+    names = ["celeba", "cifar10", "emoji", "fashion_mnist", "image_folder", "mnist"]
+    assert dataset_names() == names
+    for name in names:
+        module = data_module(name, tmp_path, n_classes=2 if name == "image_folder" else None)
+        assert module.name == name and module.data_dir == str(tmp_path)
+    with pytest.raises(ConfigError, match="unknown data set 'svhn'; expected one of celeba"):
+        data_module("svhn", tmp_path)
+    with pytest.raises(ConfigError, match="image_folder data set needs its class count"):
+        data_module("image_folder", tmp_path)
 
 
 def test_mnist_keeps_its_names_and_checks_the_declared_shape(tmp_path: Path) -> None:
@@ -441,7 +446,7 @@ def test_every_datamodule_yaml_states_its_data(tmp_path: Path, monkeypatch) -> N
     files.write_celeba(tmp_path, n=6)
     files.write_image_folder(tmp_path / "images", {"a": 2, "b": 2})
     yamls = sorted((Path(ganlab.__file__).parent / "configs" / "datamodule").glob("*.yaml"))
-    assert {path.stem for path in yamls} >= set(DATASETS)
+    assert [path.stem for path in yamls] == dataset_names()
     for path in yamls:
         config = OmegaConf.load(path)
         config.data_dir = str(tmp_path)

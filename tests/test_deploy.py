@@ -36,16 +36,16 @@ def test_weights_round_trip_without_lightning_or_hydra(tmp_path: Path, checkpoin
     assert description["latent_dim"] == 100 and description["img_size"] == 32
     code = (
         "import sys; from ganlab.deploy.weights import load_weights; "
-        f"g, d = load_weights({str(tmp_path / 'exported')!r}); "
+        f"g = load_weights({str(tmp_path / 'exported')!r}); "
         "bad = [m for m in ('lightning', 'hydra', 'pytorch_lightning') if m in sys.modules]; "
-        "print(type(g).__name__, d['n_classes'], bad)"
+        "print(type(g.network).__name__, g.card.n_classes, bad)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "MLPGenerator 10 []"
-    original, _ = load_generator(checkpoint)
-    loaded, _ = load_weights(tmp_path / "exported")
+    original = load_generator(checkpoint).network
+    loaded = load_weights(tmp_path / "exported").network
     noise, labels = torch.randn(6, 100), torch.arange(6)
     with torch.no_grad():
         assert torch.equal(original(noise, labels), loaded(noise, labels))
@@ -61,7 +61,7 @@ def test_ema_weights_are_preferred_when_present(tmp_path: Path, checkpoint: Path
     state["state_dict"].update(ema)
     with_ema = tmp_path / "ema.ckpt"
     torch.save(state, with_ema)
-    generator, _ = load_generator(with_ema)
+    generator = load_generator(with_ema).network
     assert all(float(p.abs().sum()) == 0 for p in generator.parameters())
 
 

@@ -194,7 +194,7 @@ def test_lightning_load_from_checkpoint_rebuilds_the_default_model(trained_check
     assert set(model.state_dict()) == set(checkpoint["state_dict"])
     for key, value in model.state_dict().items():
         assert torch.equal(value, checkpoint["state_dict"][key]), key
-    generator, _ = load_generator(trained_checkpoint)  # the project's own loader still works
+    generator = load_generator(trained_checkpoint).network  # the project's own loader works
     model.eval()
     noise, labels = torch.randn(4, model.latent_dim), torch.arange(4)
     assert torch.equal(model.sampling_generator(noise, labels), generator(noise, labels))
@@ -229,7 +229,7 @@ def test_load_from_checkpoint_rebuilds_ema_augmentation_loss_and_optimizers(
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
     loaded.eval()
-    generator, _ = load_generator(path)  # the EMA weights, with their refreshed statistics
+    generator = load_generator(path).network  # the EMA weights, with their refreshed statistics
     noise, labels = torch.randn(3, loaded.latent_dim), torch.arange(3)
     assert torch.equal(loaded.sampling_generator(noise, labels), generator(noise, labels))
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ganlab.augmentations import DiffAugment
 from ganlab.augmentations.diff_augment import cutout, translation
-from ganlab.checkpoints import load_generator
+from ganlab.checkpoints import load_checkpoint, load_generator
 from ganlab.errors import ConfigError
 from ganlab.losses import r1_penalty
 from ganlab.models.ema import effective_decay, ema_copy, recalibrate_batchnorm, update_ema
@@ -88,7 +88,7 @@ def test_checkpoints_hold_the_ema_generators_measured_statistics(make_cfg) -> No
     cfg = make_cfg("model.ema_decay=0.9")
     train(cfg)
     path = f"{cfg.paths.output_dir}/checkpoints/last.ckpt"
-    saved, _ = load_generator(path)  # the checkpoint's EMA copy
+    saved = load_generator(path).network  # the checkpoint's EMA copy
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     model.ema_generator.load_state_dict(saved.state_dict())
     model._ema_statistics_current = False
@@ -121,8 +121,9 @@ def test_ema_generator_differs_from_and_lags_the_raw_generator(make_cfg) -> None
 def test_checkpoints_and_exports_use_the_ema_generator(make_cfg, tmp_path) -> None:
     cfg = make_cfg("model.ema_decay=0.9")
     train(cfg)
-    generator, meta = load_generator(f"{cfg.paths.output_dir}/checkpoints/last.ckpt")
-    assert meta["ema_updates"] > 0
+    path = f"{cfg.paths.output_dir}/checkpoints/last.ckpt"
+    generator = load_generator(path).network
+    assert load_checkpoint(path)["ganlab"]["ema_updates"] > 0
     checkpoint = torch.load(
         f"{cfg.paths.output_dir}/checkpoints/last.ckpt", weights_only=True, map_location="cpu"
     )

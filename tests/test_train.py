@@ -34,7 +34,6 @@ def test_one_batch_updates_both_networks(make_cfg) -> None:
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert any(k.startswith("generator.model") for k in changed)
     assert any(k.startswith("discriminator.model") for k in changed)
-    assert "grid_noise" not in changed, "the sample grid's noise is fixed"
     assert trainer.global_step == 2, "one generator and one discriminator step"
 
 
@@ -57,7 +56,7 @@ def test_one_epoch_writes_checkpoints_samples_curves_and_summary(make_cfg) -> No
 def test_the_sample_grid_has_one_row_per_class(make_cfg) -> None:
     from PIL import Image
 
-    cfg = make_cfg("model.samples_per_class=5")
+    cfg = make_cfg("callbacks.sample_grid.per_class=5")
     train(cfg)
     grid = Image.open(Path(cfg.paths.output_dir) / "samples" / "latest.png")
     # 32 px images with 2 px padding: 5 columns, 10 rows.
@@ -70,7 +69,7 @@ def test_checkpoint_loads_with_weights_only_and_generates(make_cfg) -> None:
     ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     checkpoint = load_checkpoint(ckpt)  # weights_only=True inside
     assert checkpoint["ganlab"]["latent_dim"] == cfg.model.latent_dim
-    generator, _ = load_generator(ckpt)
+    generator = load_generator(ckpt).network
     images, labels, _ = generate_images(ckpt, ["5"], 4, seed=3)
     again, _, _ = generate_images(ckpt, ["5"], 4, seed=3)
     assert images.shape == (4, 1, 32, 32) and labels.tolist() == [5, 5, 5, 5]

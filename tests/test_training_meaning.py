@@ -71,7 +71,6 @@ def one_step(
         n_classes=N_CLASSES,
         latent_dim=2,
         img_size=SIZE,
-        samples_per_class=1,
         n_critic=n_critic,
     )
     real_fake_batch = model._fake_batch

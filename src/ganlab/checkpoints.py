@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from ganlab.errors import CheckpointError, is_integer
+from ganlab.models.conditional_generator import card_of
+from ganlab.models.trained_gan import TrainedGAN
 from ganlab.networks import build_network
 from ganlab.networks.spec import FIELD_BOUNDS
 
@@ -37,7 +39,7 @@ def check_checkpoint(checkpoint: object, where: str) -> dict[str, Any]:
         or "ganlab" not in checkpoint
         or "state_dict" not in checkpoint
     ):
-        raise CheckpointError(f"{where} is not a ganlab GAN checkpoint (no 'ganlab' section)")
+        raise CheckpointError(f"{where} is not a ganlab checkpoint (no 'ganlab' section)")
     meta, state = checkpoint["ganlab"], checkpoint["state_dict"]
     if not isinstance(meta, dict):
         raise CheckpointError(
@@ -66,6 +68,7 @@ def check_checkpoint(checkpoint: object, where: str) -> dict[str, Any]:
         raise CheckpointError(
             f"{where}: its 'state_dict' is a {_type_name(state)}, expected a dict of named tensors"
         )
+    card_of(meta, where)
     return checkpoint
 
 
@@ -118,16 +121,30 @@ def network_from(checkpoint: dict[str, Any], role: str, where: str) -> nn.Module
         prefix = EMA_PREFIX
     state = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
     load_state(network, state, f"{role} weights in {where}")
-    # The weights fixed the network's sizes (strict loading compares every shape); the top-level
-    # metadata, which the backends report and validate labels against, must say the same.
-    for field in SIZE_FIELDS:
-        actual = getattr(network, field, None)
-        if actual is not None and actual != meta[field]:
-            raise CheckpointError(
-                f"{where}: 'ganlab.{field}' is {meta[field]} but the {role}'s weights have "
-                f"{field}={actual}"
-            )
+    card = card_of(meta, where)
+    described = {
+        "ganlab.n_classes": ("n_classes", meta["n_classes"]),
+        "ganlab.latent_dim": ("latent_dim", meta["latent_dim"]),
+        "ganlab.card.class_names": ("n_classes", card.n_classes),
+        "ganlab.card.channels": ("channels", card.channels),
+        "ganlab.card.img_size": ("img_size", card.img_size),
+    }
+    check_sizes(network, described, where, role)
     return network.eval()
+
+
+def check_sizes(
+    network: nn.Module, described: dict[str, tuple[str, int]], where: str, role: str
+) -> None:
+    """The weights fixed the network's sizes (strict loading compares every shape); the
+    description, which runtimes report and check labels against, must say the same.
+    ``described`` maps an entry of the file to (the network's attribute, the entry's value)."""
+    for entry, (field, value) in described.items():
+        actual = getattr(network, field, None)
+        if actual is not None and actual != value:
+            raise CheckpointError(
+                f"{where}: '{entry}' is {value} but the {role}'s weights have {field}={actual}"
+            )
 
 
 def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.Module, dict]:
@@ -141,6 +158,7 @@ def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.M
     return network_from(checkpoint, role, str(path)), checkpoint["ganlab"]
 
 
-def load_generator(path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """The checkpoint's generator (its EMA copy if it has one), ready to sample."""
-    return load_network(path, "generator")
+def load_generator(path: str | os.PathLike) -> TrainedGAN:
+    """The checkpoint's generator (its EMA copy if it has one) with its card, ready to sample."""
+    network, meta = load_network(path, "generator")
+    return TrainedGAN(network, card_of(meta, str(path)), int(meta["latent_dim"]))

@@ -1,12 +1,14 @@
-"""Generate digits of chosen classes from a trained generator.
+"""Generate images of chosen classes from a trained generator.
 
     ganlab-generate logs/.../checkpoints/last.ckpt --labels 5 --n 16 --seed 0 --out five
     ganlab-generate generator.onnx --backend onnxruntime --labels 5 --n 16 --seed 0 --out five
+    ganlab-generate fashion.ckpt --labels Sneaker,Bag --out shoes_and_bags
 
 writes ``five.png`` (one row per requested label) and ``five.npz`` with ``images`` (uint8,
 N x H x W for one channel, N x C x H x W otherwise) and ``labels`` (int64, N). This is the
 executable answer to "how do you make the generator draw a 5": draw noise, pass label 5. The
 ONNX Runtime path imports no torch; the same seed gives the same noise on both backends.
+Labels are class numbers, ranges of them, or the class names the generator's card lists.
 """
 
 from __future__ import annotations
@@ -25,19 +27,27 @@ MAX_IMAGES = 100_000
 MAX_VALUES = 2**28
 
 
-def parse_labels(values: list[str], n_classes: int) -> list[int]:
-    """Parse "5", "0,1,2" or "0-9" into class numbers, each checked against the range."""
+def parse_labels(values: list[str], n_classes: int, class_names: tuple[str, ...] = ()) -> list[int]:
+    """Parse "5", "0,1,2", "0-9" or class names ("Sneaker,Bag", any case) into class numbers,
+    each checked against the range. A name is matched before the range syntax, so names with
+    a hyphen ("T-shirt/top") work."""
+    by_name = {name.casefold(): label for label, name in enumerate(class_names)}
     labels: list[int] = []
     for value in values:
         for token in str(value).split(","):
             token = token.strip()
+            if token.casefold() in by_name:
+                labels.append(by_name[token.casefold()])
+                continue
             low, sep, high = token.partition("-")
             bounds = (low, high) if sep and low else (token,)
             try:
                 numbers = [int(b) for b in bounds]
             except ValueError:
+                names = f" or a class name ({', '.join(class_names)})" if class_names else ""
                 raise ConfigError(
-                    f"label {token!r} is not a class number; expected integers 0..{n_classes - 1}"
+                    f"label {token!r} is not a class number; expected integers "
+                    f"0..{n_classes - 1}{names}"
                 ) from None
             if len(numbers) == 2 and numbers[0] > numbers[1]:
                 raise ConfigError(
@@ -77,12 +87,14 @@ def sample(
 
 
 def generate_images(
-    model: str | Path, labels: list[str], n: int, seed: int, backend: str | None = None
+    model: str | Path, labels: list[str] | None, n: int, seed: int, backend: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, GeneratorBackend]:
-    """Load ``model`` and draw ``n`` images per requested label."""
+    """Load ``model`` and draw ``n`` images per requested label (every class by default)."""
     check_seed(seed)
     loaded = load_backend(model, backend)
-    classes = parse_labels(labels, loaded.info.n_classes)
+    if labels is None:
+        labels = [f"0-{loaded.info.n_classes - 1}"]
+    classes = parse_labels(labels, loaded.info.n_classes, loaded.info.card.class_names)
     images, label_array = sample(loaded, classes, n, seed)
     return images, label_array, loaded
 
@@ -102,7 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("model", help="checkpoint (.ckpt), exported weights folder, or .onnx")
     parser.add_argument(
-        "--labels", nargs="+", default=["0-9"], help="classes: 5 | 0,3,7 | 0-9 (default 0-9)"
+        "--labels",
+        nargs="+",
+        default=None,
+        help="classes: 5 | 0,3,7 | 0-9 | class names (default: every class)",
     )
     parser.add_argument("--n", type=int, default=8, help="images per label (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -13,20 +12,6 @@ from torch import nn
 from ganlab import images as images_np
 from ganlab.images import seeded_noise
 from ganlab.utils.atomic import atomic_path
-
-
-class ConditionalGAN(Protocol):
-    """What the sampling callbacks read from a model: its sizes and the generator to draw
-    with (:class:`~ganlab.models.MNISTGANModel` is one)."""
-
-    @property
-    def n_classes(self) -> int: ...
-
-    @property
-    def latent_dim(self) -> int: ...
-
-    @property
-    def sampling_generator(self) -> nn.Module: ...
 
 
 def sample_noise(

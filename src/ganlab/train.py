@@ -141,11 +141,11 @@ HEADLINE = (
 
 def run_report(output_dir: Path, summary: dict[str, Any]) -> str:
     """What a person wants at the end of a run: where it is, how good it is against real
-    digits at the same count (``test/floor_*``), and what to try next."""
+    images at the same count (``test/floor_*``), and what to try next."""
     metrics = summary["metrics"]
     lines = [f"Run folder: {output_dir}"]
     if "test/fid" in metrics:
-        lines.append("Test metrics (generated digits | real training digits, same count):")
+        lines.append("Test metrics (generated images | real training images, same count):")
         for key, name, form in HEADLINE:
             if f"test/{key}" in metrics:
                 floor = metrics.get(f"test/floor_{key}")
@@ -156,7 +156,7 @@ def run_report(output_dir: Path, summary: dict[str, Any]) -> str:
     if checkpoint:
         lines += [
             "Next:",
-            f"  ganlab-generate {checkpoint} --labels 5 --n 8 --out five   # draw eight 5s",
+            f"  ganlab-generate {checkpoint} --labels 5 --n 8 --out five   # draw eight of class 5",
             f"  ganlab-evaluate {checkpoint} --per-class 1000   # score it again",
             f"  open {output_dir / 'samples' / 'latest.png'}   # the sample grids, one per epoch",
         ]

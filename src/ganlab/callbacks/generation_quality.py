@@ -1,61 +1,42 @@
-"""Logs how good the generated digits are: ``val/cond_acc`` after every validation (it picks the
-best checkpoint), the rest of :data:`ganlab.metrics.KEYS` (``val/fid``, ``val/intra_fid``,
-``val/inception_score``, ``val/precision``, ``val/recall``) every ``every_n_epochs``, and all
-of them as ``test/...`` (on more samples, against the test split) after testing. With
-``floor`` on, testing also logs ``test/floor_<key>``: the same metrics for as many real training
-images per class as were generated, the score a perfect generator would get at that count.
+"""Logs how good the generated images are: ``val/cond_acc`` after every validation (it picks the
+best checkpoint), the rest of :data:`ganlab.metrics.KEYS` (``val/fid``, ``val/kid``, ...) every
+``every_n_epochs``, and all of them as ``test/...`` (on more samples, against the test split)
+after testing. With ``floor`` on, testing also logs ``test/floor_<key>``: the same metrics for as
+many real training images per class as were generated, the score a perfect generator would get
+at that count.
 
-The evaluator is the project's own MNIST classifier (the packaged, checksummed weights for real
-MNIST; for other data folders, trained once and cached); the images come from fixed noise so
-epochs are compared on equal terms. The evaluator's pass over the real validation images is made
-once per fit and kept. Under DDP each process measures its share of the real and generated
-images and torchmetrics sums the states.
+The evaluator is the data set's own (its data module names it: a packaged, checksummed
+classifier for the offline data sets, else one trained once per data folder and cached); the
+images come from fixed seeds so epochs are compared on equal terms. The evaluator's pass over
+the real validation images is made once per fit and kept. Under DDP each process measures its
+share of the real and generated images and torchmetrics sums the states.
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import cast
+from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from ganlab.data.mnist_datamodule import batch_loader
+from ganlab.callbacks.sample_grid import generator_of
+from ganlab.data.image_datamodule import batch_loader
 from ganlab.errors import ConfigError
 from ganlab.metrics import KEYS, QualityMetrics
 from ganlab.metrics.conditional_accuracy import conditional_accuracy
-from ganlab.metrics.mnist_classifier import MNISTClassifier, load_or_train_classifier
-from ganlab.sampling import ConditionalGAN, choose_per_class, class_grid_labels, generate
+from ganlab.metrics.evaluators import load_evaluator_for
+from ganlab.models.conditional_generator import ConditionalImageGenerator
+from ganlab.sampling import choose_per_class, class_grid_labels
 
-# The splits this callback reads: in-memory data sets (MNISTDataModule's), or subsets of one.
+USER = "callbacks.generation_quality"
+# The splits this callback reads: in-memory data sets (the image data modules'), or subsets.
 InMemorySplit = TensorDataset | Subset
 
 
-def conditional_gan(pl_module: L.LightningModule) -> ConditionalGAN:
-    """``pl_module`` as the conditional GAN the callback samples; ConfigError if it is not one.
-
-    The attributes are looked up statically: reading ``sampling_generator`` refreshes the EMA
-    copy's BatchNorm statistics, which a mere check must not do."""
-    missing = [
-        name
-        for name in ("n_classes", "latent_dim", "sampling_generator")
-        if not _has_attribute(pl_module, name)
-    ]
-    if missing:
-        raise ConfigError(
-            f"callbacks.generation_quality samples a conditional GAN; the model "
-            f"{type(pl_module).__name__} has no {', '.join(missing)}"
-        )
-    return cast(ConditionalGAN, pl_module)
-
-
-def _has_attribute(obj: object, name: str) -> bool:
-    try:
-        inspect.getattr_static(obj, name)
-    except AttributeError:
-        return False
-    return True
+def judged(pl_module: L.LightningModule) -> ConditionalImageGenerator:
+    return generator_of(pl_module, USER)
 
 
 def data_split(trainer: L.Trainer, name: str) -> InMemorySplit:
@@ -64,8 +45,8 @@ def data_split(trainer: L.Trainer, name: str) -> InMemorySplit:
     dataset = getattr(getattr(trainer, "datamodule", None), f"data_{name}", None)
     if not isinstance(dataset, InMemorySplit):
         raise ConfigError(
-            f"callbacks.generation_quality reads the datamodule's data_{name} split, an "
-            f"in-memory data set such as MNISTDataModule's; got a {type(dataset).__name__}"
+            f"{USER} reads the datamodule's data_{name} split, an in-memory data set such as "
+            f"the image data modules'; got a {type(dataset).__name__}"
         )
     return dataset
 
@@ -73,12 +54,10 @@ def data_split(trainer: L.Trainer, name: str) -> InMemorySplit:
 def samples(
     pl_module: L.LightningModule, per_class: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``per_class`` images of each class from seeded noise, by the generator the model samples
-    with (its EMA copy when it keeps one), and their labels."""
-    gan = conditional_gan(pl_module)
-    labels = class_grid_labels(gan.n_classes, per_class, device=pl_module.device)
-    images = generate(gan.sampling_generator, labels, gan.latent_dim, seed=seed)
-    return images, labels
+    """``per_class`` images of each class drawn from ``seed`` by the model, and their labels."""
+    generator = judged(pl_module)
+    labels = class_grid_labels(generator.card.n_classes, per_class, device=pl_module.device)
+    return generator.generate(labels, seed=seed), labels
 
 
 def dataset_labels(dataset: Dataset) -> torch.Tensor:
@@ -107,7 +86,6 @@ def real_stand_ins(
 class GenerationQualityCallback(L.Callback):
     def __init__(
         self,
-        data_dir: str,
         per_class: int = 100,
         test_per_class: int = 1000,
         every_n_epochs: int = 1,
@@ -123,8 +101,7 @@ class GenerationQualityCallback(L.Callback):
             ("k", k),
         ):
             if value < 1:
-                raise ConfigError(f"callbacks.generation_quality.{name}={value} must be at least 1")
-        self.data_dir = data_dir
+                raise ConfigError(f"{USER}.{name}={value} must be at least 1")
         self.per_class = per_class
         self.test_per_class = test_per_class
         self.every_n_epochs = every_n_epochs
@@ -132,18 +109,27 @@ class GenerationQualityCallback(L.Callback):
         self.k = k
         self.verify = verify
         self.floor = floor
-        self.classifier: MNISTClassifier | None = None
+        self.classifier: nn.Module | None = None
+        self.evaluator_info: dict[str, Any] = {}
         self.val_quality: QualityMetrics | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        """Load the evaluator the data module names (Lightning runs this before any other
+        hook, after the data module's own ``prepare_data``)."""
+        judged(pl_module)
         if self.classifier is None:
-            self.classifier, _ = load_or_train_classifier(self.data_dir, verify=self.verify)
+            datamodule = getattr(trainer, "datamodule", None)
+            if datamodule is None:
+                raise ConfigError(f"{USER} needs the data module that names the evaluator")
+            self.classifier, self.evaluator_info = load_evaluator_for(
+                datamodule, verify=self.verify
+            )
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.val_quality = None  # a new fit may bring other validation data
 
     @property
-    def evaluator(self) -> MNISTClassifier:
+    def evaluator(self) -> Any:
         """The classifier that ``setup`` loaded (Lightning runs it before any other hook)."""
         assert self.classifier is not None, "GenerationQualityCallback.setup() has not run"
         return self.classifier
@@ -152,7 +138,7 @@ class GenerationQualityCallback(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, dataset: InMemorySplit
     ) -> QualityMetrics:
         """A quality metric holding this process's share of the real images of ``dataset``."""
-        quality = QualityMetrics(self.evaluator, conditional_gan(pl_module).n_classes, k=self.k)
+        quality = QualityMetrics(self.evaluator, judged(pl_module).card.n_classes, k=self.k)
         quality.to(pl_module.device)
         share = Subset(dataset, range(trainer.global_rank, len(dataset), trainer.world_size))
         # A loader of its own generator: even unshuffled, a DataLoader draws its base seed from
@@ -183,7 +169,7 @@ class GenerationQualityCallback(L.Callback):
         if (trainer.current_epoch + 1) % self.every_n_epochs:
             classifier = self.evaluator.to(pl_module.device)
             images, labels = samples(pl_module, self.per_class, self.seed)
-            n_classes = conditional_gan(pl_module).n_classes
+            n_classes = judged(pl_module).card.n_classes
             accuracy, _ = conditional_accuracy(classifier, images, labels, n_classes)
             pl_module.log("val/cond_acc", accuracy, prog_bar=True, sync_dist=True)
             return
@@ -200,7 +186,7 @@ class GenerationQualityCallback(L.Callback):
         if self.floor:
             images, labels = real_stand_ins(
                 data_split(trainer, "train"),
-                conditional_gan(pl_module).n_classes,
+                judged(pl_module).card.n_classes,
                 self.test_per_class,
                 self.seed,
             )

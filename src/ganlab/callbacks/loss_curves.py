@@ -1,6 +1,9 @@
 """Loss curves drawn from the run's own metrics, as ``loss_curves.png`` in the run directory and
 in every image-capable logger (W&B, TensorBoard), at the step of the last epoch's metrics.
 
+Which losses are drawn is the generator's word (its ``loss_keys``): ``train/<key>_step`` per
+batch, ``train/<key>_epoch`` and ``val/<key>`` per epoch.
+
 The history lives in the callback's state, so it is saved in checkpoints and a resumed run
 draws the whole curve, not only the part after the resume.
 """
@@ -13,12 +16,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 
-from ganlab.callbacks.sample_grid import epoch_metrics_step, log_image
+from ganlab.callbacks.sample_grid import epoch_metrics_step, generator_of, log_image
 from ganlab.utils.atomic import atomic_path
 from ganlab.utils.trainer import batches_done
 
-STEP_KEYS = ("train/g_loss_step", "train/d_loss_step")
-EPOCH_KEYS = ("train/g_loss_epoch", "train/d_loss_epoch", "val/g_loss", "val/d_loss")
 ACCURACY_KEY = "val/cond_acc"
 
 
@@ -26,20 +27,27 @@ class LossCurves(L.Callback):
     def __init__(self, output_dir: str, every_n_steps: int = 10) -> None:
         self.path = Path(output_dir) / "loss_curves.png"
         self.every_n_steps = max(1, int(every_n_steps))
-        self.steps: dict[str, list[tuple[int, float]]] = {key: [] for key in STEP_KEYS}
-        self.epochs: dict[str, list[tuple[int, float]]] = {key: [] for key in EPOCH_KEYS}
+        self.steps: dict[str, list[tuple[int, float]]] = {}
+        self.epochs: dict[str, list[tuple[int, float]]] = {}
         self.accuracy: list[tuple[int, float]] = []
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        keys = generator_of(pl_module, "callbacks.loss_curves").loss_keys
+        for key in keys:
+            self.steps.setdefault(f"train/{key}_step", [])
+        for key in [f"train/{key}_epoch" for key in keys] + [f"val/{key}" for key in keys]:
+            self.epochs.setdefault(key, [])
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
         batch_number = batches_done(trainer)
         if batch_number % self.every_n_steps:
             return
-        for key in STEP_KEYS:
+        for key in self.steps:
             if key in trainer.callback_metrics:
                 self.steps[key].append((batch_number, float(trainer.callback_metrics[key])))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        for key in EPOCH_KEYS:
+        for key in self.epochs:
             if key in trainer.callback_metrics:
                 self.epochs[key].append(
                     (trainer.current_epoch + 1, float(trainer.callback_metrics[key]))
@@ -105,10 +113,7 @@ class LossCurves(L.Callback):
         return {"steps": self.steps, "epochs": self.epochs, "accuracy": self.accuracy}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.steps = {
-            key: [tuple(p) for p in state_dict["steps"].get(key, [])] for key in STEP_KEYS
-        }
-        self.epochs = {
-            key: [tuple(p) for p in state_dict["epochs"].get(key, [])] for key in EPOCH_KEYS
-        }
+        for name in ("steps", "epochs"):
+            saved = state_dict[name]
+            setattr(self, name, {key: [tuple(p) for p in points] for key, points in saved.items()})
         self.accuracy = [tuple(p) for p in state_dict.get("accuracy", [])]

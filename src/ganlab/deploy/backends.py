@@ -6,7 +6,8 @@
 
 Both take float32 noise [N, latent_dim] and int64 labels [N] and return float32 images
 [N, C, H, W] in [-1, 1], so the same seed gives the same noise and (within float tolerance)
-the same images on either backend.
+the same images on either backend. Each reports the generator's card (data set, class names,
+channels, size) in its :class:`ModelInfo`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from ganlab.errors import CheckpointError, ConfigError, is_integer
+from ganlab.models.conditional_generator import GeneratorCard, card_of
 
 BACKENDS = ("torch", "onnxruntime")
 ONNX_METADATA_KEY = "ganlab"
@@ -42,11 +44,13 @@ class ModelInfo:
     img_size: int
     source: str
     backend: str
+    card: GeneratorCard
 
 
 def model_info(description: object, source: str | os.PathLike, backend: str) -> ModelInfo:
     """A :class:`ModelInfo` from a file's description, each size an integer within
-    :data:`INFO_BOUNDS`; CheckpointError naming the file and the entry otherwise."""
+    :data:`INFO_BOUNDS` and agreeing with the card; CheckpointError naming the file and the
+    entry otherwise."""
     if not isinstance(description, dict):
         raise CheckpointError(
             f"{source}: its model description is a {type(description).__name__}, expected a "
@@ -61,7 +65,14 @@ def model_info(description: object, source: str | os.PathLike, backend: str) -> 
                 "re-export it"
             )
         sizes[field] = value
-    return ModelInfo(**sizes, source=str(source), backend=backend)
+    card = card_of(description, str(source))
+    for field in ("n_classes", "channels", "img_size"):
+        if getattr(card, field) != sizes[field]:
+            raise CheckpointError(
+                f"{source}: '{field}' is {sizes[field]} but its card says "
+                f"{getattr(card, field)}; re-export it"
+            )
+    return ModelInfo(**sizes, source=str(source), backend=backend, card=card)
 
 
 class GeneratorBackend(Protocol):
@@ -80,23 +91,18 @@ class TorchBackend:
         from ganlab.deploy.weights import load_weights
 
         path = Path(path)
-        if path.is_dir():
-            self.generator, _ = load_weights(path)
-        else:
-            self.generator, _ = load_generator(path)
+        self.model = load_weights(path) if path.is_dir() else load_generator(path)
         self._torch = torch
         self.device = torch.device(device)
-        self.generator.to(self.device)
+        self.model.to(self.device)
         # The loaders checked the file's metadata against the weights; the network is the truth.
-        sizes = {field: getattr(self.generator, field, None) for field in INFO_BOUNDS}
-        self.info = model_info(sizes, path, "torch")
+        sizes = {field: getattr(self.model.network, field, None) for field in INFO_BOUNDS}
+        self.info = model_info({**sizes, "card": self.model.card.to_dict()}, path, "torch")
 
     def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            images = self.generator(
-                torch.from_numpy(noise).to(self.device), torch.from_numpy(labels).to(self.device)
-            )
+            images = self.model.run(torch.from_numpy(noise), torch.from_numpy(labels))
         return images.float().cpu().numpy()
 
 

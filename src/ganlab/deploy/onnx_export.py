@@ -90,7 +90,7 @@ def export_onnx(
     out = check_writable_target(out)  # refused now, not after the export
     reference = TorchBackend(source)
     info = reference.info
-    generator = reference.generator
+    generator = reference.model.network
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     example = (
         torch.zeros(2, info.latent_dim),
@@ -111,9 +111,7 @@ def export_onnx(
         )
     assert program is not None  # the dynamo exporter always returns its ONNXProgram
     model = program.model_proto
-    description = describe(
-        generator, {"n_classes": info.n_classes, "latent_dim": info.latent_dim}, str(source)
-    )
+    description = describe(reference.model, str(source))
     entry = model.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(description)
     onnx.checker.check_model(model)

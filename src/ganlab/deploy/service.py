@@ -78,6 +78,17 @@ class BatchingCounters(BaseModel):
     largest_batch: int
 
 
+class CardDescription(BaseModel):
+    """What the generator draws (``ganlab.models.GeneratorCard``)."""
+
+    kind: str
+    dataset: str
+    class_names: list[str] = Field(description="the name of each class, index = label")
+    channels: int
+    img_size: int
+    evaluator: str
+
+
 class ModelDescription(BaseModel):
     n_classes: int
     latent_dim: int
@@ -85,6 +96,7 @@ class ModelDescription(BaseModel):
     img_size: int
     source: str
     backend: Literal["torch", "onnxruntime"]
+    card: CardDescription
     max_images_per_request: int
     max_batch: int
     batch_window_ms: float

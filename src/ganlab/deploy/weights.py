@@ -12,28 +12,29 @@ import os
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from ganlab.errors import CheckpointError
+from ganlab.models.conditional_generator import card_of
+from ganlab.models.trained_gan import TrainedGAN
 
 WEIGHTS_NAME = "generator.safetensors"
 CONFIG_NAME = "generator.json"
 EXPORT_FORMAT = "ganlab.generator/1"
 
 
-def describe(generator: nn.Module, meta: dict[str, Any], source: str) -> dict[str, Any]:
-    """What a runtime needs to know about an exported generator."""
+def describe(model: TrainedGAN, source: str) -> dict[str, Any]:
+    """What a runtime needs to know about an exported generator: its network, its sizes and
+    its card (data set, class names, evaluator)."""
     from ganlab.networks import network_spec
 
-    network = network_spec(generator)
+    card = model.card
     return {
         "format": EXPORT_FORMAT,
-        "network": network,
-        "n_classes": int(meta["n_classes"]),
-        "latent_dim": int(meta["latent_dim"]),
-        # Every generator's spec holds its output size (the same values as its attributes).
-        "channels": int(network["channels"]),
-        "img_size": int(network["img_size"]),
+        "network": network_spec(model.network),
+        "n_classes": card.n_classes,
+        "latent_dim": model.latent_dim,
+        "channels": card.channels,
+        "img_size": card.img_size,
+        "card": card.to_dict(),
         "source": source,
     }
 
@@ -48,10 +49,10 @@ def export_weights(checkpoint: str | os.PathLike, out_dir: str | os.PathLike) ->
     from ganlab.checkpoints import load_generator
     from ganlab.utils.atomic import write_outputs
 
-    generator, meta = load_generator(checkpoint)
+    model = load_generator(checkpoint)
     out = Path(out_dir)
-    state = {k: v.contiguous() for k, v in generator.state_dict().items()}
-    description = describe(generator, meta, str(checkpoint))
+    state = {k: v.contiguous() for k, v in model.network.state_dict().items()}
+    description = describe(model, str(checkpoint))
     # Serialised in memory so that a write error is an OSError of the file, naming its folder,
     # not a SafetensorError that hides errno.
     write_outputs(
@@ -80,12 +81,12 @@ def read_description(out_dir: str | os.PathLike) -> dict[str, Any]:
     return description
 
 
-def load_weights(out_dir: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild an exported generator in eval mode on the CPU, and return its description."""
+def load_weights(out_dir: str | os.PathLike) -> TrainedGAN:
+    """Rebuild an exported generator, in eval mode on the CPU, with its card."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from ganlab.checkpoints import load_state
+    from ganlab.checkpoints import check_sizes, load_state
     from ganlab.networks import build_network
 
     description = read_description(out_dir)
@@ -100,12 +101,9 @@ def load_weights(out_dir: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{path} is missing or corrupt ({error})") from error
     load_state(generator, state, str(path))
-    # The weights fixed the network's sizes; the description, which runtimes report and check
-    # labels against, must say the same.
-    for field in ("n_classes", "latent_dim", "channels", "img_size"):
-        if description[field] != getattr(generator, field, None):
-            raise CheckpointError(
-                f"{config}: '{field}' is {description[field]} but the weights in {path} have "
-                f"{field}={getattr(generator, field, None)}"
-            )
-    return generator.eval(), description
+    card = card_of(description, str(config))
+    fields = ("n_classes", "latent_dim", "channels", "img_size")
+    described = {field: (field, description[field]) for field in fields}
+    described["card.class_names"] = ("n_classes", card.n_classes)
+    check_sizes(generator, described, str(config), f"generator in {path}")
+    return TrainedGAN(generator, card, int(description["latent_dim"]))

@@ -1,9 +1,10 @@
-"""A small conditional DCGAN pair (Radford et al., 2016) for 28 or 32 px images, 1 or 3 channels.
+"""A small conditional DCGAN pair (Radford et al., 2016) for 1 or 3 channels at 28 to 64 px and up.
 
-The generator projects [label embedding, noise] to a ``img_size/4`` feature map and doubles it
-twice with nearest-neighbour upsampling and a 3x3 convolution (strided transposed convolutions
-drew checkerboard speckles and a worse FID; docs/results.md), computed at the low resolution by
-``NearestUpsampleConv``. The discriminator halves the
+The generator projects [label embedding, noise] to an ``img_size / 2**upsamples`` feature map
+and doubles it ``upsamples`` times with nearest-neighbour upsampling and a 3x3 convolution,
+halving the channels each time (strided transposed convolutions drew checkerboard speckles and
+a worse FID; docs/results.md), computed at the low resolution by ``NearestUpsampleConv``. Two
+stages suit 28-32 px, four suit 64 px (a 4 px start). The discriminator halves the
 image ``depth`` times with strided convolutions, doubling its channels each time, can follow them
 with ``refine_layers`` stride-1 3x3 convolutions on the smallest map (they relate the parts of the
 digit to one another; two of them cost the 3-minute recipe about a fifth of its batches and
@@ -32,9 +33,15 @@ from ganlab.networks.upsampling import NearestUpsampleConv
 CONDITIONING = ("concat", "projection")
 
 
-def _check_size(img_size: int) -> None:
-    if img_size % 4 or img_size < 8:
-        raise ConfigError(f"DCGAN networks need img_size divisible by 4 (>= 8), got {img_size}")
+def _check_size(img_size: int, upsamples: int = 2) -> None:
+    if not is_integer(upsamples) or upsamples < 1:
+        raise ConfigError(f"model.generator.upsamples={upsamples!r} must be an integer >= 1")
+    step = 2**upsamples
+    if img_size % step or img_size < 2 * step:
+        raise ConfigError(
+            f"a DCGAN generator with {upsamples} upsampling stages needs img_size divisible "
+            f"by {step} (>= {2 * step}), got {img_size}"
+        )
 
 
 class DCGANGenerator(nn.Module):
@@ -48,29 +55,36 @@ class DCGANGenerator(nn.Module):
         img_size: int = 28,
         width: int = 32,
         embedding_dim: int = 32,
+        upsamples: int = 2,
     ) -> None:
         super().__init__()
-        _check_size(img_size)
+        _check_size(img_size, upsamples)
         self.n_classes = n_classes
         self.latent_dim = latent_dim
         self.channels = channels
         self.img_size = img_size
         self.width = width
         self.embedding_dim = embedding_dim
-        self.start = img_size // 4
+        self.upsamples = upsamples
+        self.start = img_size >> upsamples
+        # Channels of the projected map; each stage halves them, down to ``width``.
+        self.top = width * 2 ** (upsamples - 1)
         self.label_embedding = nn.Embedding(n_classes, embedding_dim)
         self.project = nn.Sequential(
-            nn.Linear(latent_dim + embedding_dim, 2 * width * self.start * self.start, bias=False),
-            nn.BatchNorm1d(2 * width * self.start * self.start),
+            nn.Linear(latent_dim + embedding_dim, self.top * self.start * self.start, bias=False),
+            nn.BatchNorm1d(self.top * self.start * self.start),
             nn.ReLU(inplace=True),
         )
-        self.upsample = nn.Sequential(
-            NearestUpsampleConv(2 * width, width, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            NearestUpsampleConv(width, channels),
-            nn.Tanh(),
-        )
+        layers: list[nn.Module] = []
+        for stage in range(upsamples - 1):
+            in_channels = self.top >> stage
+            layers += [
+                NearestUpsampleConv(in_channels, in_channels // 2, bias=False),
+                nn.BatchNorm2d(in_channels // 2),
+                nn.ReLU(inplace=True),
+            ]
+        layers += [NearestUpsampleConv(width, channels), nn.Tanh()]
+        self.upsample = nn.Sequential(*layers)
         self._register_load_state_dict_pre_hook(_rename_upsample_layers)
 
     def spec(self) -> dict[str, Any]:
@@ -81,6 +95,7 @@ class DCGANGenerator(nn.Module):
             "img_size": self.img_size,
             "width": self.width,
             "embedding_dim": self.embedding_dim,
+            "upsamples": self.upsamples,
         }
 
     @staticmethod
@@ -91,27 +106,25 @@ class DCGANGenerator(nn.Module):
         img_size: int,
         width: int,
         embedding_dim: int,
+        upsamples: int = 2,
     ) -> int:
         """Parameters of ``DCGANGenerator(...)``, computed without building it, so that a spec
         read from a file is bounded before anything is allocated (ganlab.networks.spec)."""
-        projected = 2 * width * (img_size // 4) ** 2
-        return (
-            n_classes * embedding_dim
-            + (latent_dim + embedding_dim) * projected
-            + 2 * projected
-            + 2 * width * width * 9
-            + 2 * width
-            + width * channels * 9
-            + channels
-        )
+        top = width * 2 ** (upsamples - 1)
+        projected = top * (img_size >> upsamples) ** 2
+        count = n_classes * embedding_dim + (latent_dim + embedding_dim) * projected + 2 * projected
+        for stage in range(upsamples - 1):
+            in_channels = top >> stage
+            count += in_channels * (in_channels // 2) * 9 + in_channels  # conv + BatchNorm
+        return count + width * channels * 9 + channels
 
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = self.project(torch.cat([self.label_embedding(labels), noise], dim=1))
-        return self.upsample(x.view(-1, 2 * self.width, self.start, self.start))
+        return self.upsample(x.view(-1, self.top, self.start, self.start))
 
 
-# Until 2026-12-02 the upsampling stack held separate nn.Upsample layers, so its layers had
-# other indices; checkpoints written then load under the current names.
+# Checkpoints whose upsampling stack held separate nn.Upsample layers number its layers
+# differently; they load under the current names.
 _OLD_UPSAMPLE_INDEX = {"1": "0", "2": "1", "5": "3"}
 
 

@@ -37,6 +37,7 @@ FIELD_BOUNDS: dict[str, tuple[int, int]] = {
     **INFO_BOUNDS,
     "depth": (1, 16),
     "refine_layers": (0, 16),
+    "upsamples": (1, 8),
 }
 DEFAULT_INT_BOUNDS = (1, 65_536)
 # Lists of layer widths: each layer costs a module, so their length is bounded too.
