@@ -3,6 +3,7 @@ the registry of pinned evaluators and the per-folder cache."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ganlab.errors import CheckpointError, ConfigError, DataFileError
 from ganlab.metrics import evaluators
 from ganlab.metrics.classifier import (
     ImageClassifier,
+    default_epochs,
     features_and_logits,
     load_classifier,
     save_classifier,
@@ -27,6 +29,7 @@ from ganlab.metrics.mnist_classifier import (
     load_evaluator,
 )
 from ganlab.utils.atomic import sha256_of
+from tests.helpers import assert_one_line_exit
 
 # --- the classifier ---------------------------------------------------------------------------
 
@@ -196,6 +199,16 @@ def test_a_folder_evaluator_is_trained_once_cached_by_shape_and_leaves_the_rng(
     assert four_info["name"] == "fake_3c_4k_16px" and cache.stat().st_mtime_ns == stamp
 
 
+def test_training_length_follows_the_data_set_size(tmp_path: Path) -> None:
+    """At least 900 optimiser steps: MNIST's 60,000 images two epochs, emoji's ~6,000 twenty,
+    never more than 30; a folder under 1,000 images (weak whatever) only two."""
+    assert default_epochs(60_000, 128) == 2
+    assert default_epochs(6_000, 128) == 20
+    assert default_epochs(1_000, 128) == 30
+    _, info = load_evaluator_for(FakeData(str(tmp_path)), verify=False)
+    assert info["epochs"] == 2
+
+
 def test_a_cache_is_checked_on_load_not_trusted_by_its_name(tmp_path: Path) -> None:
     data = FakeData(str(tmp_path))
     load_evaluator_for(data, verify=False, epochs=1)
@@ -301,3 +314,65 @@ def test_evaluators_that_do_not_fit_the_data_are_one_line_errors(tmp_path: Path)
     with pytest.raises(CheckpointError, match="judges 1-channel images of 10 classes"):
         load_evaluator_for(colour_mnist, verify=False)
     assert not (tmp_path / "evaluators").exists()
+
+
+# --- scripts/pin_evaluator.py -----------------------------------------------------------------
+
+
+@pytest.fixture
+def pin_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The script as a module, writing into a temporary assets folder."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "pin_evaluator.py"
+    spec = importlib.util.spec_from_file_location("pin_evaluator", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(evaluators, "ASSETS", tmp_path / "assets")
+    return module
+
+
+def test_pinning_prints_the_registry_entry_that_loads_it(
+    pin_script, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The printed entry, put into PINNED, makes the verified data set load exactly the
+    weights that were written."""
+    built: list[FakeData] = []
+
+    def build(name: str, data_dir: str) -> FakeData:
+        built.append(FakeData(data_dir, name=name, evaluator="toy", verify=True))
+        return built[-1]
+
+    monkeypatch.setattr(pin_script, "build_datamodule", build)
+    pin_script.main(["--dataset", "cifar10", "--data-dir", str(tmp_path), "--epochs", "3"])
+    assert built[0].prepared == 1 and built[0].loads == ["train", "test"]
+    out = capsys.readouterr().out
+    asset = tmp_path / "assets" / "toy_classifier.pt"
+    assert f"sha256 {sha256_of(asset)}" in out
+    entry = out.strip().splitlines()[-1]
+    key, _, value = entry.strip().rstrip(",").partition(": ")
+    pinned = eval(value, {"PinnedEvaluator": PinnedEvaluator})
+    assert (key, pinned.asset, pinned.eval_size) == ("'toy'", "toy_classifier.pt", 16)
+    monkeypatch.setitem(evaluators.PINNED, "toy", pinned)
+    data = FakeData(str(tmp_path / "elsewhere"), evaluator="toy", verify=True)
+    model, info = load_evaluator_for(data, verify=True)
+    assert info["pinned"] is True and data.loads == []
+    assert info["test_accuracy"] == pytest.approx(pinned.test_accuracy, abs=1e-4)
+    saved = torch.load(asset, weights_only=True)["state_dict"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+
+
+def test_pinning_refuses_bad_input_in_one_line(
+    pin_script, capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert_one_line_exit(capsys, pin_script.main, ["--dataset", "svhn"], "unknown data set 'svhn'")
+    assert_one_line_exit(
+        capsys, pin_script.main, ["--dataset", "emoji", "--eval-size", "4"], "--eval-size 4"
+    )
+    monkeypatch.setattr(pin_script, "build_datamodule", lambda name, data_dir: FakeData(data_dir))
+    assert_one_line_exit(
+        capsys, pin_script.main, ["--dataset", "image_folder"], "names no pinned evaluator"
+    )
+    unverified = FakeData(str(tmp_path), evaluator="toy", verify=False)
+    monkeypatch.setattr(pin_script, "build_datamodule", lambda name, data_dir: unverified)
+    assert_one_line_exit(capsys, pin_script.main, ["--dataset", "cifar10"], "verification off")
+    assert unverified.loads == [] and not (tmp_path / "assets").exists()
