@@ -537,7 +537,7 @@ def test_evaluate_reports_every_metric_and_the_floor(
     assert report["samples"] == report["floor"]["samples"] == 50
     assert report["reference"] == {"split": "test", "images": 32, "img_size": 32}
     assert sorted(report["per_class_fid"], key=int) == [str(c) for c in range(10)]
-    assert report["floor"]["source"] == "MNIST training file"
+    assert report["floor"]["source"] == "mnist training split"
     alone = run_evaluate(capsys, "--floor", *data)
     assert alone["source"] is None and "fid" not in alone
     assert alone["floor"] == report["floor"], "the floor depends on the count and seed only"
@@ -560,7 +560,7 @@ def test_evaluate_bad_input_is_one_line(capsys, tmp_path: Path, tiny_data_dir: P
         capsys,
         evaluate_main,
         ["--floor", "--per-class", "50", *data],
-        "the floor needs 50 real images of",
+        "the floor needs more real images than the training split has",
     )
     few = tmp_path / "few.npz"
     np.savez(few, images=np.zeros((3, 28, 28), np.uint8), labels=np.array([1, 2, 3]))
@@ -570,7 +570,7 @@ def test_evaluate_bad_input_is_one_line(capsys, tmp_path: Path, tiny_data_dir: P
     wrong = tmp_path / "wrong.npz"
     np.savez(wrong, images=np.zeros((6, 28, 28), np.uint8), labels=np.array([1, 2, 3, 4, 5, 12]))
     assert_one_line_exit(
-        capsys, evaluate_main, [str(wrong), *data], "labels in 1..12", "integer labels 0..9"
+        capsys, evaluate_main, [str(wrong), *data], "labels in 1..12", "writes (0..9)"
     )
 
 

@@ -2,9 +2,10 @@
 (``intra_fid``).
 
 FID compares Gaussians fitted to the features of real and generated images. Inception cannot be
-downloaded here, so the features are the 128-d penultimate layer of the project's own MNIST
-classifier (a "Fréchet classifier distance"); values are comparable with each other, not with
-published Inception FIDs. Intra-class FID averages the distance between generated and real
+downloaded here, so the features are the 128-d penultimate layer of the data set's own
+evaluator classifier (a "Fréchet classifier distance", see :mod:`ganlab.metrics.evaluators`);
+values are comparable with each other for one data set and evaluator, not across data sets and
+not with published Inception FIDs. Intra-class FID averages the distance between generated and real
 images of each class, so a generator whose 4s look like 9s, or whose 7s all look alike, cannot
 hide behind an overall distribution that looks right.
 
