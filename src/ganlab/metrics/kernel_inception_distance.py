@@ -13,6 +13,11 @@ Written here rather than taken from torchmetrics' ``KernelInceptionDistance``, w
 subsets from the global random generator (a validation would move the training run's random
 stream) and refuses any set smaller than its fixed subset size instead of using all of it.
 
+Measured with the packaged MNIST evaluator, 2,000 test digits against 1,000 training digits:
+-0.67 and -0.51 for two draws (spread 0.27 and 0.40), against 3.7e5 for uniform noise; the
+evaluator's features are not normalised, so values are on their own scale, not that of
+published (Inception) KIDs. The 100 subsets of 1,000 take 2 s on one CPU core.
+
 The value depends on the set of features only: rows are put into a fixed order (by their
 projection on a fixed direction) before the seeded subsets are drawn, so the batch order and the
 number of processes under DDP do not change it.
