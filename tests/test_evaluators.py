@@ -150,6 +150,7 @@ class FakeData:
     class_names: list[str] = field(default_factory=lambda: ["a", "b", "c"])
     verify: bool = False
     n_train: int = 120
+    n_test: int = 30
     loads: list[str] = field(default_factory=list)
     prepared: int = 0
 
@@ -162,7 +163,7 @@ class FakeData:
 
     def load_split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         self.loads.append(split)
-        n = self.n_train if split == "train" else 30
+        n = self.n_train if split == "train" else self.n_test
         generator = torch.Generator().manual_seed(0 if split == "train" else 1)
         labels = torch.arange(n) % self.n_classes
         images = torch.rand(n, self.channels, self.img_size, self.img_size, generator=generator)
@@ -182,12 +183,12 @@ def test_a_folder_evaluator_is_trained_once_cached_by_shape_and_leaves_the_rng(
     assert torch.equal(state, torch.get_rng_state())
     cache = tmp_path / "evaluators" / "fake_3c_3k_16px.pt"
     assert cache.is_file() and info["name"] == "fake_3c_3k_16px"
-    assert data.loads == ["train", "test"] and data.prepared == 0
+    assert data.loads == ["test", "train"] and data.prepared == 0
     assert (info["train_images"], info["test_images"]) == (120, 30)
     assert info["pinned"] is False and info["weak"] is True  # 120 training images
     assert info["test_accuracy"] > 0.6
     again, info_again = load_evaluator_for(data, verify=False)
-    assert data.loads == ["train", "test"], "the cached evaluator is loaded, not retrained"
+    assert data.loads == ["test", "train", "test"], "the cache is loaded, not retrained"
     assert info_again == info
     images = torch.rand(4, 3, 16, 16)
     assert torch.equal(model(images), again(images))
@@ -195,7 +196,7 @@ def test_a_folder_evaluator_is_trained_once_cached_by_shape_and_leaves_the_rng(
     stamp = cache.stat().st_mtime_ns
     four = FakeData(str(tmp_path), class_names=["a", "b", "c", "d"])
     four_model, four_info = load_evaluator_for(four, verify=False, epochs=1)
-    assert four.loads == ["train", "test"] and four_model.head.out_features == 4
+    assert four.loads == ["test", "train"] and four_model.head.out_features == 4
     assert four_info["name"] == "fake_3c_4k_16px" and cache.stat().st_mtime_ns == stamp
 
 
@@ -213,15 +214,18 @@ def test_a_cache_is_checked_on_load_not_trusted_by_its_name(tmp_path: Path) -> N
     data = FakeData(str(tmp_path))
     load_evaluator_for(data, verify=False, epochs=1)
     cache = cache_path(tmp_path, "fake", {"channels": 3, "n_classes": 3, "eval_size": 16})
-    # A cache for other classes of the same count (another folder under this data_dir).
+    # Another folder or variant under this data_dir: other classes of the same count, or the
+    # same classes with another test split (one emoji vendor instead of both).
     renamed = FakeData(str(tmp_path), class_names=["x", "y", "z"])
-    with pytest.raises(CheckpointError, match=r"trained on the classes \['a', 'b', 'c'\]"):
+    with pytest.raises(CheckpointError, match=r"30 test images of the classes \['a', 'b', 'c'\]"):
         load_evaluator_for(renamed, verify=False)
+    with pytest.raises(CheckpointError, match=r"made for other data .* this data has 60 of"):
+        load_evaluator_for(FakeData(str(tmp_path), n_test=60), verify=False)
     # A file of another shape under this key's name.
     save_classifier(ImageClassifier(3, 3, 32), {"class_names": ["a", "b", "c"]}, cache)
     with pytest.raises(CheckpointError, match=r"at 32 px, not .* at 16 px; delete it"):
         load_evaluator_for(data, verify=False)
-    assert data.loads == ["train", "test"]
+    assert "train" not in renamed.loads and data.loads.count("train") == 1
 
 
 def test_evaluator_size_per_data_set(tmp_path: Path) -> None:

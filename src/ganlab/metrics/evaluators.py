@@ -8,7 +8,8 @@ module's own verification (its ``prepare_data`` fetches and checks the files aga
 pinned digests) when ``verify`` is on and the data module itself verifies. Anything else (a
 custom folder, hand-made test data, a data set not pinned yet) gets an evaluator trained on the
 data module's training split, tested on its test split and cached atomically at
-``<data_dir>/evaluators/<name>_<channels>c_<n_classes>k_<eval_size>px.pt``.
+``<data_dir>/evaluators/<name>_<channels>c_<n_classes>k_<eval_size>px.pt``; a cache whose
+class names or test-split size differ from the data's is refused, not reused.
 
 Evaluator size: 28 px for grey data (MNIST and Fashion-MNIST are 28 px natively; larger sizes
 only interpolate), 32 px for colour, never above the data's own size. For 64 px colour, 32 px
@@ -187,19 +188,24 @@ def _load_or_train(
     cache: Path,
     epochs: int | None,
 ) -> tuple[ImageClassifier, dict[str, Any]]:
+    # The test split identifies the data a cache was made for (with the class names): two
+    # folders or variants of one data set under one data_dir differ in it. Reading it costs
+    # well under the training it saves.
+    test = _split(datamodule, "test", architecture)
     if cache.is_file():
         model, info = load_classifier(
             cache, architecture["channels"], architecture["n_classes"], architecture["eval_size"]
         )
-        trained_on = info.get("class_names")
-        if trained_on != list(datamodule.class_names):
+        made_for = (info.get("class_names"), info.get("test_images"))
+        here = (list(datamodule.class_names), len(test[1]))
+        if made_for != here:
             raise CheckpointError(
-                f"evaluator {cache} was trained on the classes {trained_on}, not "
-                f"{list(datamodule.class_names)}; delete it to retrain"
+                f"evaluator {cache} was made for other data ({made_for[1]} test images of the "
+                f"classes {made_for[0]}; this data has {here[1]} of {here[0]}); delete it to "
+                "retrain, or give this data its own data_dir"
             )
         return model, info
     train = _split(datamodule, "train", architecture)
-    test = _split(datamodule, "test", architecture)
     batch_size = min(128, len(train[1]))
     if epochs is None:
         # Fewer than 1,000 images make a weak evaluator however long it trains: two epochs
