@@ -20,7 +20,8 @@ import torch
 from ganlab.callbacks import progress_bar
 from ganlab.checkpoints import load_generator
 from ganlab.errors import CheckpointError
-from ganlab.models.mnist_gan_model import MNISTGANModel, build_component
+from ganlab.models.conditional_gan import ConditionalGANModel as MNISTGANModel
+from ganlab.models.conditional_gan import build_component
 from ganlab.train import add_lr_monitor, train
 from tests.helpers import fit_batches
 

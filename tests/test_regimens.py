@@ -189,7 +189,7 @@ def test_fake_labels_real_draws_the_real_batchs_classes(make_cfg, n_critic: int)
 
 
 def test_lazy_r1_penalises_every_nth_discriminator_step(make_cfg, monkeypatch) -> None:
-    import ganlab.models.mnist_gan_model as gan_module
+    import ganlab.models.conditional_gan as gan_module
 
     penalties: list[float] = []
 

@@ -133,6 +133,7 @@ def hparam_metrics(
 HEADLINE = (
     ("cond_acc", "conditional accuracy", "{:.1%}"),
     ("fid", "FID", "{:.2f}"),
+    ("kid", "KID", "{:.3g}"),
     ("intra_fid", "intra-class FID", "{:.2f}"),
     ("precision", "precision", "{:.3f}"),
     ("recall", "recall", "{:.3f}"),
