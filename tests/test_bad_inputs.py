@@ -335,14 +335,31 @@ ONNX_EDITS: dict[str, tuple[Callable[[dict[str, Any]], str | None], str]] = {
         "does not run with its metadata's latent_dim=50",
     ),
     "more classes than the graph": (
-        lambda d: json.dumps({**d, "n_classes": 500}),
+        lambda d: json.dumps(resized(d, n_classes=500)),
         "does not run with its metadata's latent_dim=100 and n_classes=500",
     ),
     "img_size not the graph's": (
-        lambda d: json.dumps({**d, "img_size": 28}),
+        lambda d: json.dumps(resized(d, img_size=28)),
         "its metadata promises images of shape (1, 28, 28) but the graph draws (1, 32, 32)",
     ),
+    "sizes not the card's": (
+        lambda d: json.dumps({**d, "n_classes": 500}),
+        "'n_classes' is 500 but its card says 10",
+    ),
+    "card unreadable": (
+        lambda d: json.dumps({**d, "card": {**d["card"], "kind": "vae"}}),
+        "card field 'kind' is 'vae'",
+    ),
 }
+
+
+def resized(description: dict[str, Any], **sizes: int) -> dict[str, Any]:
+    """A description whose sizes and card agree with each other but not with the graph."""
+    card = dict(description["card"])
+    if "n_classes" in sizes:
+        card["class_names"] = [str(i) for i in range(sizes["n_classes"])]
+    card.update({k: v for k, v in sizes.items() if k != "n_classes"})
+    return {**description, **sizes, "card": card}
 
 
 @pytest.mark.parametrize("case", list(ONNX_EDITS))
@@ -483,7 +500,7 @@ def test_bad_npz_is_refused_in_one_line(case: str, tmp_path: Path, capsys) -> No
 def test_good_npz_still_loads(tmp_path: Path) -> None:
     path = tmp_path / "samples.npz"
     path.write_bytes(npz_bytes(**good_samples(n=12, size=28)))
-    images, labels = load_npz_samples(path)
+    images, labels = load_npz_samples(path, n_classes=10)
     assert images.shape == (12, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
     assert labels.dtype == torch.int64 and labels.tolist() == [i % 10 for i in range(12)]
 
@@ -530,7 +547,7 @@ def test_npz_loader_raises_only_ganlab_errors(tmp_path_factory: pytest.TempPathF
     def check(data: bytes) -> None:
         path.write_bytes(data)
         try:
-            images, labels = load_npz_samples(path)
+            images, labels = load_npz_samples(path, n_classes=10)
         except GanLabError:
             return
         assert images.ndim == 4 and images.shape[1] in (1, 3) and len(images) == len(labels)
@@ -623,7 +640,8 @@ def test_bad_weights_description_is_one_line(trained_checkpoint, tmp_path, capsy
     description = json.loads((folder / CONFIG_NAME).read_text())
     for text, fragment in [
         (json.dumps([description]), "is not a ganlab generator description"),
-        (json.dumps({**description, "n_classes": 3}), "'n_classes' is 3 but the weights"),
+        (json.dumps({**description, "n_classes": 3}), "'n_classes' is 3 but its card says 10"),
+        (json.dumps(resized(description, n_classes=3)), "weights have n_classes=10"),
         (json.dumps({**description, "img_size": 2**40}), "expected an integer in 1..1024"),
         (
             json.dumps({**description, "network": {**description["network"], "width": 4}}),

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
+from PIL import Image
 
 import ganlab
 from ganlab.data import emoji, fashion_mnist, mnist_files
@@ -52,6 +53,9 @@ def assert_pixels_match_labels(images: torch.Tensor, labels: torch.Tensor) -> No
 def test_every_data_set_is_found_by_its_name_and_others_are_refused(tmp_path: Path) -> None:
     names = ["celeba", "cifar10", "emoji", "fashion_mnist", "image_folder", "mnist"]
     assert dataset_names() == names
+    for folder in ("a", "b"):  # the image folder's classes: data_dir/images/<class>/
+        (tmp_path / "images" / folder).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "images" / folder / "one.png")
     for name in names:
         module = data_module(name, tmp_path, n_classes=2 if name == "image_folder" else None)
         assert module.name == name and module.data_dir == str(tmp_path)
