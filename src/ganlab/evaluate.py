@@ -33,7 +33,7 @@ from ganlab.data.by_name import DEFAULT_DATASET, data_module
 from ganlab.data.image_datamodule import ImageDataModule, to_model_range
 from ganlab.deploy.backends import load_backend
 from ganlab.errors import ConfigError, DataFileError, OneLineArgumentParser, one_line_errors
-from ganlab.generate import MAX_IMAGES, sample
+from ganlab.generate import MAX_IMAGES, add_sampling_options, sample
 from ganlab.images import check_seed
 from ganlab.metrics import QualityMetrics
 from ganlab.metrics.evaluators import load_evaluator_for
@@ -228,12 +228,21 @@ def summarise(quality: QualityMetrics, class_names: list[str]) -> dict[str, Any]
 
 
 def generated_set(
-    source: Path, dataset: str | None, data_dir: str, per_class: int, seed: int
+    source: Path,
+    dataset: str | None,
+    data_dir: str,
+    per_class: int,
+    seed: int,
+    **options: Any,
 ) -> tuple[str, torch.Tensor, torch.Tensor, int]:
     """The data set to compare with, the generated images in [-1, 1], their labels and
     channels: drawn from a generator (``per_class`` of each of its classes), or read from an
     .npz (whose data set is ``--dataset``, MNIST by default)."""
     if source.suffix == ".npz":
+        if any(value is not None for value in options.values()):
+            raise ConfigError(
+                f"--sampler, --steps and --guidance apply to a model, not to samples ({source})"
+            )
         name = dataset or DEFAULT_DATASET
         channels, size = npz_channels_and_size(source)
         n_classes = data_module(name, data_dir, size, channels).n_classes
@@ -247,7 +256,9 @@ def generated_set(
             f"{source} draws {card.channels}x{card.img_size}x{card.img_size} images; the "
             f"evaluator judges {SAMPLE_CHANNELS} channel(s) of {MIN_IMG_SIZE}..{MAX_IMG_SIZE} px"
         )
-    generated, label_array = sample(backend, list(range(card.n_classes)), per_class, seed)
+    generated, label_array = sample(
+        backend, list(range(card.n_classes)), per_class, seed, **options
+    )
     return name, torch.from_numpy(generated), torch.from_numpy(label_array), card.channels
 
 
@@ -259,11 +270,13 @@ def evaluate(
     floor: bool = False,
     img_size: int | None = None,
     dataset: str | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """The JSON report of ``source`` (if given) and of the floor (if asked) against the test
     split of its data set. Without a source the floor has ``per_class`` images per class of
     ``dataset`` at ``img_size`` (default: the data set's own default size); with one, the
-    images' own size is used."""
+    images' own size is used. ``options`` are the model's sampling options (a diffusion
+    model's steps and guidance)."""
     check_seed(seed, "--seed")
     if not 1 <= per_class <= MAX_IMAGES // 2:
         raise ConfigError(f"--per-class {per_class} must be between 1 and {MAX_IMAGES // 2}")
@@ -279,7 +292,7 @@ def evaluate(
                 "images' own size is used"
             )
         dataset, images, labels, channels = generated_set(
-            Path(source), dataset, data_dir, per_class, seed
+            Path(source), dataset, data_dir, per_class, seed, **options
         )
         datamodule = data_module(dataset, data_dir, images.shape[-1], channels)
         if images.shape[0] > MAX_IMAGES:
@@ -364,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
         help="image size of the floor alone (default: the data set's own); FID depends on it",
     )
     parser.add_argument("--out", help="also write the JSON report here")
+    add_sampling_options(parser)
     args = parser.parse_args(argv)
     if args.out:  # refused now, not after the evaluation
         check_writable_target(args.out)
@@ -375,6 +389,9 @@ def main(argv: list[str] | None = None) -> None:
         args.floor,
         args.img_size,
         args.dataset,
+        sampler=args.sampler,
+        steps=args.steps,
+        guidance=args.guidance,
     )
     text = json.dumps(report, indent=2)
     if args.out:

@@ -13,13 +13,15 @@ Labels are class numbers, ranges of them, or the class names the generator's car
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ganlab.deploy.backends import BACKENDS, GeneratorBackend, load_backend
 from ganlab.errors import ConfigError, OneLineArgumentParser, one_line_errors
-from ganlab.images import check_seed, encode_npz, encode_png, seeded_noise, to_uint8
+from ganlab.images import check_seed, encode_npz, encode_png, to_uint8
 from ganlab.utils.atomic import check_writable_target, write_outputs
 
 MAX_IMAGES = 100_000
@@ -66,9 +68,10 @@ def parse_labels(values: list[str], n_classes: int, class_names: tuple[str, ...]
 
 
 def sample(
-    backend: GeneratorBackend, classes: list[int], n: int, seed: int
+    backend: GeneratorBackend, classes: list[int], n: int, seed: int, **options: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` images of each class (float32 in [-1, 1]) and their labels, from seeded noise."""
+    """``n`` images of each class (float32 in [-1, 1]) and their labels, from seeded noise;
+    ``options`` are the model's sampling options (a diffusion model's steps and guidance)."""
     if not 1 <= n <= MAX_IMAGES or n * len(classes) > MAX_IMAGES:
         raise ConfigError(
             f"--n {n} for {len(classes)} label(s) must give between 1 and {MAX_IMAGES} images"
@@ -82,12 +85,16 @@ def sample(
             "draw fewer at a time"
         )
     labels = np.repeat(np.asarray(classes, dtype=np.int64), n)
-    noise = seeded_noise(len(labels), backend.info.latent_dim, seed)
-    return backend.run(noise, labels), labels
+    return backend.draw(labels, seed, **options), labels
 
 
 def generate_images(
-    model: str | Path, labels: list[str] | None, n: int, seed: int, backend: str | None = None
+    model: str | Path,
+    labels: list[str] | None,
+    n: int,
+    seed: int,
+    backend: str | None = None,
+    **options: Any,
 ) -> tuple[np.ndarray, np.ndarray, GeneratorBackend]:
     """Load ``model`` and draw ``n`` images per requested label (every class by default)."""
     check_seed(seed)
@@ -95,8 +102,22 @@ def generate_images(
     if labels is None:
         labels = [f"0-{loaded.info.n_classes - 1}"]
     classes = parse_labels(labels, loaded.info.n_classes, loaded.info.card.class_names)
-    images, label_array = sample(loaded, classes, n, seed)
+    images, label_array = sample(loaded, classes, n, seed, **options)
     return images, label_array, loaded
+
+
+def add_sampling_options(parser: argparse.ArgumentParser) -> None:
+    """``--sampler``, ``--steps`` and ``--guidance``: a diffusion model's sampling options
+    (default: what the model was trained with); a GAN refuses them."""
+    parser.add_argument(
+        "--sampler", help="diffusion: ddpm or ddim (noise prediction), euler or heun (flow)"
+    )
+    parser.add_argument("--steps", type=int, help="diffusion: sampler steps (default: the model's)")
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        help="diffusion: classifier-free guidance scale, 0 = none (default: the model's)",
+    )
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -125,13 +146,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--backend", choices=BACKENDS, help="default: onnxruntime for .onnx files, else torch"
     )
+    add_sampling_options(parser)
     args = parser.parse_args(argv)
     check_seed(args.seed, "--seed")
     png, npz = output_paths(args.out)
     for target in (png, npz):  # refused now, not after the images are drawn
         check_writable_target(target)
 
-    images, labels, _ = generate_images(args.model, args.labels, args.n, args.seed, args.backend)
+    images, labels, _ = generate_images(
+        args.model,
+        args.labels,
+        args.n,
+        args.seed,
+        args.backend,
+        sampler=args.sampler,
+        steps=args.steps,
+        guidance=args.guidance,
+    )
     pixels = to_uint8(images)
     # Both files or neither: a folder named five.png is found before five.npz is written.
     write_outputs({npz: encode_npz(pixels, labels), png: encode_png(pixels, per_row=args.n)})

@@ -16,6 +16,7 @@ import socket
 
 from ganlab.deploy.backends import BACKENDS, load_backend
 from ganlab.errors import ConfigError, OneLineArgumentParser, one_line_errors
+from ganlab.models.conditional_generator import require_kind
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         from ganlab.deploy.service import create_app
 
         backend = load_backend(args.model, args.backend, args.threads)
+        require_kind(backend.info.card, "gan", "ganlab-serve", args.model)
         app = create_app(
             backend, args.max_images, args.max_batch, args.batch_window_ms, args.max_body_bytes
         )

@@ -4,10 +4,10 @@
 * ``onnxruntime``: an ``.onnx`` file from ``ganlab-export onnx``; needs neither torch nor
   Lightning, only numpy and onnxruntime.
 
-Both take float32 noise [N, latent_dim] and int64 labels [N] and return float32 images
-[N, C, H, W] in [-1, 1], so the same seed gives the same noise and (within float tolerance)
-the same images on either backend. Each reports the generator's card (data set, class names,
-channels, size) in its :class:`ModelInfo`.
+Both draw float32 images [N, C, H, W] in [-1, 1] for int64 labels [N] from a seed, so the same
+seed gives the same noise and (within float tolerance) the same images on either backend; a
+GAN's backends also run the single pass on given noise (``run``). Each reports the generator's
+card (data set, class names, channels, size) in its :class:`ModelInfo`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from ganlab.errors import CheckpointError, ConfigError, is_integer
+from ganlab.images import seeded_noise
 from ganlab.models.conditional_generator import GeneratorCard, card_of
 
 BACKENDS = ("torch", "onnxruntime")
@@ -78,7 +79,15 @@ def model_info(description: object, source: str | os.PathLike, backend: str) -> 
 class GeneratorBackend(Protocol):
     info: ModelInfo
 
-    def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray: ...
+    def draw(self, labels: np.ndarray, seed: int, **options: Any) -> np.ndarray:
+        """Images [N, C, H, W] (float32, [-1, 1]) of ``labels`` from ``seed``; ``options`` are
+        the model's sampling options (a diffusion model's steps and guidance)."""
+        ...
+
+    def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """A GAN's single pass on given noise [N, latent_dim] (the service batches requests
+        through it; the export's parity check compares it)."""
+        ...
 
 
 class TorchBackend:
@@ -89,20 +98,41 @@ class TorchBackend:
 
         from ganlab.checkpoints import load_generator
         from ganlab.deploy.weights import load_weights
+        from ganlab.models.trained_diffusion import TrainedDiffusion
+        from ganlab.models.trained_gan import TrainedGAN
 
         path = Path(path)
-        self.model = load_weights(path) if path.is_dir() else load_generator(path)
+        model = load_weights(path) if path.is_dir() else load_generator(path)
+        assert isinstance(model, TrainedGAN | TrainedDiffusion)  # what the loaders return
+        self.model = model
         self._torch = torch
         self.device = torch.device(device)
         self.model.to(self.device)
         # The loaders checked the file's metadata against the weights; the network is the truth.
-        sizes = {field: getattr(self.model.network, field, None) for field in INFO_BOUNDS}
-        self.info = model_info({**sizes, "card": self.model.card.to_dict()}, path, "torch")
+        card = self.model.card
+        network = getattr(self.model, "network", None)
+        sizes = {
+            field: getattr(network, field, getattr(card, field, None)) for field in INFO_BOUNDS
+        }
+        if card.kind == "diffusion":  # its "latent" is the starting noise, one value per pixel
+            sizes["latent_dim"] = card.channels * card.img_size**2
+        self.info = model_info({**sizes, "card": card.to_dict()}, path, "torch")
 
     def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """A GAN's single pass on given noise (the export's parity check compares it)."""
+        from ganlab.models.conditional_generator import require_kind
+        from ganlab.models.trained_gan import TrainedGAN
+
+        require_kind(self.info.card, "gan", "a single network pass", self.info.source)
+        assert isinstance(self.model, TrainedGAN)
         torch = self._torch
         with torch.inference_mode():
             images = self.model.run(torch.from_numpy(noise), torch.from_numpy(labels))
+        return images.float().cpu().numpy()
+
+    def draw(self, labels: np.ndarray, seed: int, **options: Any) -> np.ndarray:
+        torch = self._torch
+        images = self.model.generate(torch.from_numpy(labels), seed=seed, **options)
         return images.float().cpu().numpy()
 
 
@@ -168,6 +198,15 @@ class OnnxRuntimeBackend:
                 f"{path}: its metadata promises images of shape {expected[1:]} but the graph "
                 f"draws {getattr(images, 'shape', (None,))[1:]}; re-export it"
             )
+
+    def draw(self, labels: np.ndarray, seed: int, **options: Any) -> np.ndarray:
+        given = {key: value for key, value in options.items() if value is not None}
+        if given:
+            raise ConfigError(
+                f"--{next(iter(given))} does not apply to a {self.info.card.kind} model "
+                "(its sampling options: none)"
+            )
+        return self.run(seeded_noise(len(labels), self.info.latent_dim, seed), labels)
 
     def run(self, noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
         (images,) = self.session.run(

@@ -23,6 +23,8 @@ from ganlab.deploy.backends import ONNX_METADATA_KEY, OnnxRuntimeBackend, TorchB
 from ganlab.deploy.weights import describe
 from ganlab.errors import ConfigError, GanLabError, OutputError
 from ganlab.images import seeded_noise
+from ganlab.models.conditional_generator import require_kind
+from ganlab.models.trained_gan import TrainedGAN
 from ganlab.utils.atomic import atomic_path, check_writable_target
 
 DEFAULT_PARITY_BATCHES = (1, 7, 64, 1024)
@@ -90,6 +92,8 @@ def export_onnx(
     out = check_writable_target(out)  # refused now, not after the export
     reference = TorchBackend(source)
     info = reference.info
+    require_kind(info.card, "gan", "ganlab-export onnx", str(source))
+    assert isinstance(reference.model, TrainedGAN)
     generator = reference.model.network
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     example = (

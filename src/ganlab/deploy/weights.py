@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.errors import CheckpointError
-from ganlab.models.conditional_generator import card_of
+from ganlab.models.conditional_generator import card_of, require_kind
 from ganlab.models.trained_gan import TrainedGAN
 
 WEIGHTS_NAME = "generator.safetensors"
@@ -50,6 +50,8 @@ def export_weights(checkpoint: str | os.PathLike, out_dir: str | os.PathLike) ->
     from ganlab.utils.atomic import write_outputs
 
     model = load_generator(checkpoint)
+    require_kind(model.card, "gan", "ganlab-export weights", str(checkpoint))
+    assert isinstance(model, TrainedGAN)
     out = Path(out_dir)
     state = {k: v.contiguous() for k, v in model.network.state_dict().items()}
     description = describe(model, str(checkpoint))

@@ -40,6 +40,7 @@ from ganlab.losses import GANLoss, r1_penalty
 from ganlab.models.conditional_generator import (
     ConditionalImageGenerator,
     GeneratorCard,
+    card_from_datamodule,
     check_labels,
     numbered_classes,
 )
@@ -314,31 +315,17 @@ class ConditionalGANModel(L.LightningModule, ConditionalImageGenerator):
     def loss_keys(self) -> tuple[str, ...]:
         return ("g_loss", "d_loss")
 
-    def generate(self, labels: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    def generate(
+        self, labels: torch.Tensor, seed: int | None = None, **options: Any
+    ) -> torch.Tensor:
+        self.check_options(options)
         check_labels(labels, self.n_classes)
         return generate(self.sampling_generator, labels.to(self.device), self.latent_dim, seed=seed)
 
     def setup(self, stage: str) -> None:
         """Take the data set's name, class names and evaluator from the data module; its
         class count, channels and size must be the networks'."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        names = getattr(datamodule, "class_names", None)
-        if datamodule is None or names is None:
-            return
-        for key in ("n_classes", "channels", "img_size"):
-            value = getattr(datamodule, key, getattr(self, key))
-            if value != getattr(self, key):
-                raise ConfigError(
-                    f"datamodule.{key}={value} differs from model.{key}={getattr(self, key)}"
-                )
-        self._card = GeneratorCard(
-            kind="gan",
-            dataset=str(getattr(datamodule, "name", "")),
-            class_names=tuple(str(name) for name in names),
-            channels=self.channels,
-            img_size=self.img_size,
-            evaluator=str(getattr(datamodule, "evaluator", "")),
-        )
+        self._card = card_from_datamodule(self.card, getattr(self.trainer, "datamodule", None))
 
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.generator(noise, labels)

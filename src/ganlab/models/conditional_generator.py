@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ganlab.errors import CheckpointError, ConfigError, is_integer
 
 # The kinds of generator a checkpoint may hold.
-KINDS = ("gan",)
+KINDS = ("gan", "diffusion")
 # Inclusive bounds of a card read from a file (a checkpoint, ONNX metadata).
 MAX_CLASSES = 1000
 CHANNELS = (1, 3)
@@ -123,6 +123,40 @@ def numbered_classes(n_classes: int) -> tuple[str, ...]:
     return tuple(str(label) for label in range(n_classes))
 
 
+def card_from_datamodule(card: GeneratorCard, datamodule: object) -> GeneratorCard:
+    """``card`` with the data set's name, class names and evaluator taken from the data module
+    a model trains on (unchanged without one); ConfigError when the data module's class count,
+    channels or size differ from the model's."""
+    names = getattr(datamodule, "class_names", None)
+    if datamodule is None or names is None:
+        return card
+    for key in ("n_classes", "channels", "img_size"):
+        value = getattr(datamodule, key, getattr(card, key))
+        if value != getattr(card, key):
+            raise ConfigError(
+                f"datamodule.{key}={value} differs from model.{key}={getattr(card, key)}"
+            )
+    return GeneratorCard(
+        kind=card.kind,
+        dataset=str(getattr(datamodule, "name", "")),
+        class_names=tuple(str(name) for name in names),
+        channels=card.channels,
+        img_size=card.img_size,
+        evaluator=str(getattr(datamodule, "evaluator", "")),
+    )
+
+
+def require_kind(card: GeneratorCard, kind: str, tool: str, where: str) -> None:
+    """ConfigError unless ``where`` holds a generator of ``kind``: tools that run a GAN's
+    single network pass (ONNX export, exported weights, the HTTP service) say so in one line
+    instead of failing inside the network."""
+    if card.kind != kind:
+        raise ConfigError(
+            f"{where} holds a {card.kind} model; {tool} takes {kind} generators only "
+            "(ganlab-generate and ganlab-evaluate take both)"
+        )
+
+
 def check_labels(labels: torch.Tensor | Any, n_classes: int) -> None:
     """ConfigError unless every label is a class number of the generator."""
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
@@ -146,8 +180,29 @@ class ConditionalImageGenerator(ABC):
         order the loss curves draw them."""
         return ()
 
+    @property
+    def sampling_options(self) -> tuple[str, ...]:
+        """Keyword options ``generate`` takes besides labels and seed (a diffusion model's
+        ``steps`` and ``guidance``; none for a GAN's single pass)."""
+        return ()
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The options that were given (not None); ConfigError for one this kind has not."""
+        given = {key: value for key, value in options.items() if value is not None}
+        for key in given:
+            if key not in self.sampling_options:
+                accepted = ", ".join(self.sampling_options) or "none"
+                raise ConfigError(
+                    f"--{key} does not apply to a {self.card.kind} model (its sampling "
+                    f"options: {accepted})"
+                )
+        return given
+
     @abstractmethod
-    def generate(self, labels: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    def generate(
+        self, labels: torch.Tensor, seed: int | None = None, **options: Any
+    ) -> torch.Tensor:
         """Images [N, C, S, S] in [-1, 1] of classes ``labels`` [N], without gradients and in
         inference mode (BatchNorm's running statistics, no dropout); the same seed draws the
-        same images on every device. The model's own training state is left as it was."""
+        same images on every device. The model's own training state is left as it was.
+        ``options`` are those of :attr:`sampling_options`."""

@@ -7,6 +7,8 @@ nor Hydra.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -42,7 +44,10 @@ class TrainedGAN(ConditionalImageGenerator):
         """The single network pass (what ONNX export traces)."""
         return run_generator(self.network, noise.to(self.device), labels.to(self.device))
 
-    def generate(self, labels: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    def generate(
+        self, labels: torch.Tensor, seed: int | None = None, **options: Any
+    ) -> torch.Tensor:
+        self.check_options(options)
         check_labels(labels, self.card.n_classes)
         noise = sample_noise(len(labels), self.latent_dim, seed=seed, device=self.device)
         return self.run(noise, labels)

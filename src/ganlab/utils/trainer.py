@@ -58,6 +58,16 @@ def native_cpu_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def machine_description() -> str:
+    """The machine a measurement ran on, as results files record it: architecture, cores,
+    CPU kind (bf16 in hardware or not, which halves a float32 CPU's budget) and torch."""
+    import os
+    import platform
+
+    kind = "bf16 CPU" if native_cpu_bf16() else "AVX2 CPU (float32)"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {kind}, torch {torch.__version__}"
+
+
 def runnable_precision(precision: str, accelerator: str = "auto") -> str:
     """``precision``, or 32-true where bf16 would only be emulated (see the module docstring).
 
