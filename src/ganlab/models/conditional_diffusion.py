@@ -16,7 +16,6 @@ hold the denoiser's spec, the objective and the sampler as plain data, so
 
 from __future__ import annotations
 
-import functools
 from typing import Any, cast
 
 import lightning as L
@@ -29,7 +28,7 @@ from ganlab.diffusion.guidance import check_guidance
 from ganlab.diffusion.objectives import Objective, objective_from
 from ganlab.diffusion.samplers import Sampler, sampler_from
 from ganlab.errors import ConfigError
-from ganlab.models.conditional_gan import build_component
+from ganlab.models.conditional_gan import OptimizerFactory, build_component, component_spec
 from ganlab.models.conditional_generator import (
     GeneratorCard,
     card_from_datamodule,
@@ -41,7 +40,6 @@ from ganlab.networks import build_network, network_spec
 from ganlab.utils.distributed import scaled_learning_rate
 
 CHECKPOINT_FORMAT = "ganlab.diffusion/1"
-OptimizerFactory = functools.partial
 
 
 class ConditionalDiffusionModel(L.LightningModule, TrainedDiffusion):
@@ -92,11 +90,9 @@ class ConditionalDiffusionModel(L.LightningModule, TrainedDiffusion):
         self.hparams["denoiser"] = network_spec(denoiser)
         self.hparams["objective"] = objective.config()
         self.hparams["sampler"] = {"name": sampler.name, "steps": sampler.steps}
-        if isinstance(optimizer, functools.partial):
-            self.hparams["optimizer"] = {
-                "_target_": f"{optimizer.func.__module__}.{optimizer.func.__qualname__}",
-                **optimizer.keywords,
-            }
+        optimizer_spec = component_spec("optimizer_g", optimizer)
+        if optimizer_spec is not None:
+            self.hparams["optimizer"] = optimizer_spec
         TrainedDiffusion.__init__(
             self,
             denoiser,

@@ -19,7 +19,7 @@ from torch import nn
 from ganlab.errors import ConfigError, is_integer
 
 
-def _check(n_classes: int, img_size: int, widths: list[int], attention_levels: list[int]) -> None:
+def _check(img_size: int, widths: list[int], attention_levels: list[int]) -> None:
     if not widths:
         raise ConfigError("model.denoiser.widths must name at least one level")
     step = 2 ** (len(widths) - 1)
@@ -52,7 +52,7 @@ class ConditionalUNet(nn.Module):
         from diffusers import UNet2DModel  # imported here: the GAN path never pays for it
 
         widths, attention_levels = list(widths), list(attention_levels)
-        _check(n_classes, img_size, widths, attention_levels)
+        _check(img_size, widths, attention_levels)
         self.n_classes, self.channels, self.img_size = n_classes, channels, img_size
         self.widths, self.layers_per_block = widths, layers_per_block
         self.attention_levels, self.norm_groups = attention_levels, norm_groups
